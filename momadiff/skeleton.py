@@ -92,3 +92,20 @@ def bone_lengths(joints: np.ndarray) -> np.ndarray:
     joints = np.asarray(joints)
     par = np.array([max(p, 0) for p in PARENTS])
     return np.linalg.norm(joints - joints[..., par, :], axis=-1)
+
+
+def facing_direction(joints: np.ndarray) -> np.ndarray:
+    """Unit horizontal direction the body faces, [..., 3], from the hip and shoulder lines
+    (left is +X when facing +Z, so forward = across x up)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    r_hip, l_hip, r_sh, l_sh = FACE_JOINTS
+    across = (joints[..., l_hip, :] - joints[..., r_hip, :]) + (joints[..., l_sh, :] - joints[..., r_sh, :])
+    fwd = np.cross(across, np.array([0.0, 1.0, 0.0]))
+    fwd[..., 1] = 0.0
+    return fwd / np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
+
+
+def facing_angle(joints: np.ndarray) -> np.ndarray:
+    """Heading about +Y in radians, 0 when facing +Z, positive turning towards +X."""
+    f = facing_direction(joints)
+    return np.arctan2(f[..., 0], f[..., 2])

@@ -1,0 +1,268 @@
+"""Train the masked transformer and its diffusion head on the latents of a trained VAE.
+
+    python train/train_transformer.py --data=data/bandai --vae=runs/vae/vae.pt --out=runs/t2m [--resume]
+    torchrun --nproc_per_node=2 train/train_transformer.py ...
+
+The run folder becomes a model folder: vae.pt (copied) + t2m.pt, so
+Pipeline.from_pretrained("runs/t2m") loads it. Latents (and keyframe-encoder latents) of every
+training clip are computed once and cached in the run folder; caption embeddings likewise.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+
+import common  # noqa: E402  (puts the repo on sys.path)
+from momadiff import checkpoint
+from momadiff.data import MotionDataset
+from momadiff.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead
+from momadiff.diffusion import NoiseSchedule, ScheduleConfig
+from momadiff.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
+from momadiff.sampler import SamplerConfig
+from momadiff.text import embed_captions, get_text_encoder
+from momadiff.transformer import TRANSFORMER_PRESETS, MaskedTransformer, TransformerConfig
+from momadiff.vae import MotionVAE, VAEConfig
+
+
+@dataclass
+class Config:
+    data: str = "data/bandai"
+    vae: str = "runs/vae/vae.pt"
+    out: str = "runs/t2m"
+    preset: str = "small"        # transformer preset
+    head_preset: str = "small"
+    text_encoder: str = "minilm"
+    resume: bool = False
+    batch: int = 64
+    lr: float = 4e-4
+    weight_decay: float = 0.02
+    steps: int = 50000
+    warmup: int = 1000
+    ema: float = 0.999
+    text_drop: float = 0.1       # caption dropped (null token) for classifier-free guidance
+    key_prob: float = 0.5        # fraction of samples that get simulated user keyframes
+    diffusion_mult: int = 4      # noise draws per masked latent for the head (it is cheap)
+    seed: int = 0
+    threads: int = 0
+    log_every: int = 50
+    ckpt_minutes: float = 5.0
+    max_minutes: float = 0.0
+
+
+@torch.no_grad()
+def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int]) -> list[dict[str, torch.Tensor]]:
+    """Per clip: posterior means [N, D] and keyframe-encoder latents for every frame [N, down, D]."""
+    vae = MotionVAE(VAEConfig(**vae_ckpt["config"])).eval()
+    vae.load_state_dict(vae_ckpt["model_ema"] if vae_ckpt.get("model_ema") else vae_ckpt["model"])
+    kenc = KeyEncoder(KeyEncoderConfig(**vae_ckpt["key_encoder_config"])).eval()
+    kenc.load_state_dict(vae_ckpt["key_encoder_ema"] if vae_ckpt.get("key_encoder_ema") else vae_ckpt["key_encoder"])
+    down = vae.config.down
+    pidx = torch.from_numpy(pose_slice_indices())
+    out = []
+    for i in tqdm(indices, desc="encoding clips", disable=not common.is_main(), dynamic_ncols=True):
+        f = torch.from_numpy(ds.normalize(ds.features(i)).astype(np.float32))
+        pad = (-len(f)) % down
+        if pad:
+            f = torch.cat([f, f[-1:].expand(pad, -1)])
+        mu, _ = vae.encode(f[None])
+        n = mu.shape[1]
+        offs = torch.arange(down).repeat(n)
+        keys = kenc(f[:, pidx], offs).reshape(n, down, -1)
+        out.append({"mu": mu[0], "keys": keys})
+    return out
+
+
+def make_batch(clips: list[dict], caps: list[np.ndarray], cfg: Config, max_latents: int,
+               rng: np.random.Generator):
+    """A padded batch with masks: latents, masked, key, pad, text, drop."""
+    B = cfg.batch
+    picks = rng.integers(len(clips), size=B)
+    lens = [min(len(clips[i]["mu"]), max_latents) for i in picks]
+    N = max(lens)
+    D = clips[0]["mu"].shape[1]
+    z = torch.zeros(B, N, D)
+    masked = torch.zeros(B, N, dtype=torch.bool)
+    key = torch.zeros(B, N, dtype=torch.bool)
+    pad = torch.ones(B, N, dtype=torch.bool)
+    text = torch.zeros(B, caps[0].shape[1])
+    for b, (i, n) in enumerate(zip(picks, lens)):
+        c = clips[i]
+        s = rng.integers(len(c["mu"]) - n + 1)
+        z[b, :n] = c["mu"][s:s + n]
+        pad[b, :n] = False
+        order = rng.permutation(n)
+        n_key = 0
+        if rng.random() < cfg.key_prob and n > 1:
+            n_key = int(rng.integers(1, max(2, n // 4) + 1))
+            for j in order[:n_key]:
+                z[b, j] = c["keys"][s + j, rng.integers(c["keys"].shape[1])]
+                key[b, j] = True
+        rest = order[n_key:]
+        # Cosine masking schedule (MaskGIT / MAR): most batches hide most latents.
+        ratio = math.cos(math.pi / 2 * rng.random())
+        n_mask = max(1, math.ceil(ratio * len(rest))) if len(rest) else 0
+        masked[b, rest[:n_mask]] = True
+        cap = caps[i]
+        text[b] = torch.from_numpy(cap[rng.integers(len(cap))])
+    drop = torch.from_numpy(rng.random(B) < cfg.text_drop)
+    return z, masked, key, pad, text, drop
+
+
+def main(argv: list[str]) -> None:
+    cfg, extra = common.parse_overrides(Config(), argv)
+    rank, world = common.init_distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run / "t2m.pt"
+
+    for name, presets in (("preset", TRANSFORMER_PRESETS), ("head_preset", HEAD_PRESETS)):
+        if getattr(cfg, name) not in presets:
+            raise SystemExit(f"error: unknown --{name}={getattr(cfg, name)!r}; known: {', '.join(presets)}")
+    vck = checkpoint.load(cfg.vae, kind="vae")
+    latent_dim = vck["config"]["latent_dim"]
+    tcfg = dataclasses.replace(TRANSFORMER_PRESETS[cfg.preset], latent_dim=latent_dim)
+    tcfg, extra = common.parse_overrides(tcfg, [f"--{k}={v}" for k, v in extra.items()])
+    hcfg = dataclasses.replace(HEAD_PRESETS[cfg.head_preset], latent_dim=latent_dim, cond_dim=tcfg.d_model)
+    # Head fields are set with a head_ prefix (--head_width=512), since both configs have latent_dim.
+    hcfg, extra = common.parse_overrides(hcfg, [f"--{k[5:] if k.startswith('head_') else '?' + k}={v}"
+                                                for k, v in extra.items()])
+    extra = {k.lstrip("?"): v for k, v in extra.items()}
+    scfg = ScheduleConfig()
+    if extra:
+        raise SystemExit(f"error: unknown options {', '.join('--' + k for k in extra)}")
+    state = None
+    if cfg.resume and ckpt_path.exists():
+        state = checkpoint.load(ckpt_path, kind="t2m")
+        tcfg, hcfg = TransformerConfig(**state["config"]), DiffHeadConfig(**state["head_config"])
+        scfg = ScheduleConfig(**state["schedule_config"])
+
+    ds = MotionDataset(cfg.data)
+    train_idx = ds.split("train")
+    encoder = get_text_encoder(cfg.text_encoder)
+    if tcfg.text_dim != encoder.dim:
+        tcfg.text_dim = encoder.dim
+    captions = [ds.clips[i]["captions"] for i in train_idx]
+    flat = sorted({c for cs in captions for c in cs})
+    emb = embed_captions(flat, encoder, cache_path=run / f"captions_{encoder.name}.npz")
+    row = {c: n for n, c in enumerate(flat)}
+    caps = [np.stack([emb[row[c]] for c in cs]).astype(np.float32) for cs in captions]
+
+    cache = run / "latents.pt"
+    vae_step = int(vck.get("step", 0))
+    cached = torch.load(cache, weights_only=True) if cache.exists() else None
+    if cached is None or cached["vae_step"] != vae_step or cached["n"] != len(train_idx):
+        if common.is_main():
+            clips = encode_clips(vck, ds, train_idx)
+            allmu = torch.cat([c["mu"] for c in clips])
+            lat_mean, lat_std = allmu.mean(0), allmu.std(0).clamp_min(1e-3)
+            torch.save({"vae_step": vae_step, "n": len(train_idx), "clips": clips,
+                        "lat_mean": lat_mean, "lat_std": lat_std}, cache)
+            shutil.copyfile(cfg.vae, run / "vae.pt")
+        if world > 1:
+            torch.distributed.barrier()
+        cached = torch.load(cache, weights_only=True)
+    lat_mean, lat_std = cached["lat_mean"], cached["lat_std"]
+    # The transformer and head work on unit-scale latents; the pipeline undoes this before decoding.
+    clips = [{"mu": (c["mu"] - lat_mean) / lat_std, "keys": (c["keys"] - lat_mean) / lat_std}
+             for c in cached["clips"]]
+
+    torch.manual_seed(cfg.seed)
+    model = MaskedTransformer(tcfg)
+    head = DiffusionHead(hcfg)
+    schedule = NoiseSchedule(scfg)
+    ema, hema = common.EMA(model, cfg.ema), common.EMA(head, cfg.ema)
+    params = list(model.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        head.load_state_dict(state["head"])
+        ema.shadow.load_state_dict(state["model_ema"])
+        hema.shadow.load_state_dict(state["head_ema"])
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+        if common.is_main():
+            print(f"resumed from {ckpt_path} at step {step}")
+    dmodel = DDP(model) if world > 1 else model
+    dhead = DDP(head) if world > 1 else head
+    rng = np.random.default_rng(cfg.seed * 1000 + rank + step)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + step)
+
+    def save(final: bool = False) -> None:
+        if not common.is_main():
+            return
+        checkpoint.save(ckpt_path, {
+            "kind": "t2m", "config": asdict(tcfg), "model": model.state_dict(), "model_ema": ema.shadow.state_dict(),
+            "head_config": asdict(hcfg), "head": head.state_dict(), "head_ema": hema.shadow.state_dict(),
+            "schedule_config": asdict(scfg), "sampler_config": asdict(SamplerConfig()),
+            "text_encoder": encoder.name, "latent_mean": lat_mean, "latent_std": lat_std,
+            "optimizer": opt.state_dict(), "step": step,
+            "meta": {"data": cfg.data, "vae": cfg.vae, "vae_step": vae_step, "train_config": asdict(cfg),
+                     "dataset_meta": ds.meta, "final": final},
+        })
+
+    log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s"])
+    meter = common.Throughput()
+    t_start = last_ckpt = time.time()
+    bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="t2m", dynamic_ncols=True)
+    model.train()
+    head.train()
+    while step < cfg.steps:
+        lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        z, masked, key, pad, text, drop = make_batch(clips, caps, cfg, tcfg.max_latents, rng)
+        cond = dmodel(z, masked, text, pad=pad, drop_text=drop, key=key)            # [B, N, C]
+        c = cond[masked].repeat(cfg.diffusion_mult, 1)                            # [M*k, C]
+        x0 = z[masked].repeat(cfg.diffusion_mult, 1)                              # [M*k, D]
+        t = schedule.sample_timesteps(len(x0), gen)
+        noise = torch.randn(x0.shape, generator=gen)
+        pred = dhead(schedule.add_noise(x0, noise, t), t, c)
+        loss = torch.nn.functional.mse_loss(pred, schedule.target(x0, noise, t))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        ema.update(model, step)
+        hema.update(head, step)
+        meter.tick(cfg.batch * world)
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            sps, cps = meter.report()
+            row = {"step": step, "loss": f"{common.all_reduce_mean(float(loss)):.5f}", "lr": f"{lr:.2e}",
+                   "mask_frac": f"{float(masked.sum() / (~pad).sum()):.3f}",
+                   "steps_per_s": f"{sps:.3f}", "clips_per_s": f"{cps:.1f}"}
+            if common.is_main():
+                log.write(row)
+                bar.set_postfix(loss=row["loss"], sps=row["steps_per_s"])
+                log.plot(["loss"])
+        out_of_time = cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60
+        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or out_of_time:
+            save()
+            last_ckpt = time.time()
+        if out_of_time:
+            if common.is_main():
+                print(f"stopping after {cfg.max_minutes} minutes at step {step}; resume with --resume")
+            break
+    bar.close()
+    save(final=step >= cfg.steps)
+    if common.is_main():
+        print(f"saved {ckpt_path} at step {step}")
+    common.cleanup_distributed()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,205 @@
+"""Train the motion VAE and its keyframe encoder.
+
+    python train/train_vae.py --data=data/bandai --out=runs/vae [--resume] [--key=value ...]
+    torchrun --nproc_per_node=2 train/train_vae.py ...      # DistributedDataParallel (gloo/nccl)
+
+Every field of Config (and of VAEConfig, for the model) can be overridden with --key=value.
+Writes run_dir/vae.pt every few minutes (resumable), log.csv, loss.png.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+
+import common  # noqa: E402  (puts the repo on sys.path)
+from momadiff import checkpoint, features
+from momadiff.data import MotionDataset
+from momadiff.keyencoder import KeyEncoder, KeyEncoderConfig, training_pairs
+from momadiff.vae import VAE_PRESETS, MotionVAE, VAEConfig, vae_loss
+
+
+@dataclass
+class Config:
+    data: str = "data/bandai"
+    out: str = "runs/vae"
+    preset: str = "small"
+    resume: bool = False
+    crop: int = 64               # frames per training window (a multiple of the VAE's down)
+    batch: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    steps: int = 30000
+    warmup: int = 500
+    ema: float = 0.999
+    key_weight: float = 1.0      # keyframe-encoder regression loss
+    seed: int = 0
+    threads: int = 0             # torch threads per process (0 = torch's default)
+    log_every: int = 50
+    val_every: int = 1000
+    ckpt_minutes: float = 5.0
+    max_minutes: float = 0.0     # stop (after saving) once this much wall time has passed; 0 = no limit
+    val_clips: int = 64
+
+
+def sample_batch(feats: list[np.ndarray], crop: int, batch: int, rng: np.random.Generator) -> np.ndarray:
+    """Random windows [B, crop, F] from normalised clips; clips shorter than crop are padded by
+    holding their last frame (a person who stops), which the VAE must also represent."""
+    out = np.empty((batch, crop, feats[0].shape[1]), dtype=np.float32)
+    for b in range(batch):
+        f = feats[rng.integers(len(feats))]
+        if len(f) >= crop:
+            s = rng.integers(len(f) - crop + 1)
+            out[b] = f[s:s + crop]
+        else:
+            out[b, :len(f)] = f
+            out[b, len(f):] = f[-1]
+    return out
+
+
+def positions_fn(mean: torch.Tensor, std: torch.Tensor):
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return features.features_to_joints_torch(x * std + mean)
+    return fn
+
+
+@torch.no_grad()
+def validate(vae: MotionVAE, clips: list[np.ndarray], ds: MotionDataset, down: int) -> float:
+    """Mean per-joint position error (mm) of the VAE round trip on whole validation clips."""
+    errs = []
+    for f in clips:
+        n = len(f) - len(f) % down
+        if n < down:
+            continue
+        mu, _ = vae.encode(torch.from_numpy(f[:n])[None])
+        rec = vae.decode(mu)[0].numpy()
+        a = features.features_to_joints(f[:n] * ds.std + ds.mean)
+        b = features.features_to_joints(rec * ds.std + ds.mean)
+        errs.append(np.linalg.norm(a - b, axis=-1).mean())
+    return float(np.mean(errs) * 1000)
+
+
+def main(argv: list[str]) -> None:
+    cfg, extra = common.parse_overrides(Config(), argv)
+    rank, world = common.init_distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run / "vae.pt"
+
+    if cfg.preset not in VAE_PRESETS:
+        raise SystemExit(f"error: unknown preset {cfg.preset!r}; known: {', '.join(VAE_PRESETS)}")
+    vcfg, extra = common.parse_overrides(dataclasses.replace(VAE_PRESETS[cfg.preset]),
+                                         [f"--{k}={v}" for k, v in extra.items()])
+    if extra:
+        raise SystemExit(f"error: unknown options {', '.join('--' + k for k in extra)}")
+    if cfg.crop % vcfg.down:
+        raise SystemExit(f"error: --crop={cfg.crop} must be a multiple of down={vcfg.down}")
+    state = None
+    if cfg.resume and ckpt_path.exists():
+        state = checkpoint.load(ckpt_path, kind="vae")
+        vcfg = VAEConfig(**state["config"])
+
+    ds = MotionDataset(cfg.data)
+    train = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split("train")]
+    val = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split("val")][: cfg.val_clips]
+
+    torch.manual_seed(cfg.seed)
+    vae = MotionVAE(vcfg)
+    kcfg = KeyEncoderConfig(latent_dim=vcfg.latent_dim, down=vcfg.down)
+    kenc = KeyEncoder(kcfg)
+    ema, kema = common.EMA(vae, cfg.ema), common.EMA(kenc, cfg.ema)
+    params = list(vae.parameters()) + list(kenc.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, best = 0, float("inf")
+    if state is not None:
+        vae.load_state_dict(state["model"])
+        kenc.load_state_dict(state["key_encoder"])
+        ema.shadow.load_state_dict(state["model_ema"])
+        kema.shadow.load_state_dict(state["key_encoder_ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, best = state["step"], state.get("best_val_mm", best)
+        if common.is_main():
+            print(f"resumed from {ckpt_path} at step {step}")
+    dvae = DDP(vae) if world > 1 else vae
+    dkenc = DDP(kenc) if world > 1 else kenc
+    mean_t, std_t = torch.from_numpy(ds.mean).float(), torch.from_numpy(ds.std).float()
+    pos_fn = positions_fn(mean_t, std_t)
+    rng = np.random.default_rng(cfg.seed * 1000 + rank + step)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + step)
+
+    def save(final: bool = False) -> None:
+        if not common.is_main():
+            return
+        checkpoint.save(ckpt_path, {
+            "kind": "vae", "config": asdict(vcfg), "model": vae.state_dict(), "model_ema": ema.shadow.state_dict(),
+            "key_encoder_config": asdict(kcfg), "key_encoder": kenc.state_dict(),
+            "key_encoder_ema": kema.shadow.state_dict(), "optimizer": opt.state_dict(), "step": step,
+            "best_val_mm": best, "mean": torch.from_numpy(ds.mean), "std": torch.from_numpy(ds.std),
+            "meta": {"data": cfg.data, "train_config": asdict(cfg), "dataset_meta": ds.meta, "final": final},
+        })
+
+    log = common.RunLog(run, ["step", "loss", "nll", "l1", "kl", "vel", "key", "lr", "steps_per_s",
+                              "clips_per_s", "val_mpjpe_mm"])
+    meter = common.Throughput()
+    t_start = last_ckpt = time.time()
+    bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="vae", dynamic_ncols=True)
+    vae.train()
+    kenc.train()
+    while step < cfg.steps:
+        lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = torch.from_numpy(sample_batch(train, cfg.crop, cfg.batch, rng))          # [B, T, F]
+        x_hat, mu, logvar = dvae(x, sample=True, generator=gen)
+        terms = vae_loss(x, x_hat, mu, logvar, vae.log_scale, vcfg, positions_fn=pos_fn)
+        pose, offset, target = training_pairs(x, mu.detach(), vcfg.down, gen)
+        key = torch.nn.functional.mse_loss(dkenc(pose, offset), target)
+        loss = terms["loss"] + cfg.key_weight * key
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        ema.update(vae, step)
+        kema.update(kenc, step)
+        meter.tick(cfg.batch * world)
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            sps, cps = meter.report()
+            row = {k: f"{common.all_reduce_mean(float(v)):.5f}" for k, v in terms.items()}
+            row.update(step=step, key=f"{common.all_reduce_mean(float(key)):.5f}", lr=f"{lr:.2e}",
+                       steps_per_s=f"{sps:.3f}", clips_per_s=f"{cps:.1f}")
+            if step % cfg.val_every == 0 and common.is_main():
+                mm = validate(ema.shadow, val, ds, vcfg.down)
+                best = min(best, mm)
+                row["val_mpjpe_mm"] = f"{mm:.2f}"
+            if common.is_main():
+                log.write(row)
+                bar.set_postfix(loss=row["loss"], key=row["key"], sps=row["steps_per_s"])
+                log.plot(["loss", "l1", "vel", "key", "val_mpjpe_mm"])
+        out_of_time = cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60
+        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or out_of_time:
+            save()
+            last_ckpt = time.time()
+        if out_of_time:
+            if common.is_main():
+                print(f"stopping after {cfg.max_minutes} minutes at step {step}; resume with --resume")
+            break
+    bar.close()
+    save(final=step >= cfg.steps)
+    if common.is_main():
+        print(f"saved {ckpt_path} at step {step}")
+    common.cleanup_distributed()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
