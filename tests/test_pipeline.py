@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from momadiff import GenerationError, Keyframe, skeleton
+from momadiff.checkpoint import CheckpointError
+from momadiff.keyframes import key_error
+from momadiff.pipeline import Pipeline
+
+
+def test_generate_shapes_stages_and_determinism(tiny_pipeline):
+    m = tiny_pipeline.generate("a person walks forward", seconds=3.0, seed=0)
+    assert m.joints.shape == (60, 22, 3) and m.joints.dtype == np.float32
+    assert np.isfinite(m.joints).all()
+    assert len(m.stages) == 4 and not m.stages[-1].masked.any()
+    for s in m.stages:
+        assert s.joints.shape == (60, 22, 3)
+    again = tiny_pipeline.generate("a person walks forward", seconds=3.0, seed=0)
+    assert np.array_equal(m.joints, again.joints)
+    other = tiny_pipeline.generate("a person walks forward", seconds=3.0, seed=1)
+    assert not np.allclose(m.joints, other.joints)
+
+
+def test_iter_generate_streams_the_same_stages(tiny_pipeline):
+    stages = list(tiny_pipeline.iter_generate("someone waves", num_frames=40, seed=3))
+    m = tiny_pipeline.generate("someone waves", num_frames=40, seed=3)
+    assert np.array_equal(stages[-1].joints, m.joints)
+    assert "text" in stages[0].seconds and "transformer" in stages[0].seconds
+
+
+def test_keyframes_are_hit(tiny_pipeline):
+    pose = skeleton.rest_pose()
+    keys = [Keyframe(10, pose), Keyframe(50, pose, fix_root=True)]
+    m = tiny_pipeline.generate("a person bows", num_frames=60, seed=0, keyframes=keys)
+    assert key_error(m.joints, m.keyframes).max() < 0.01
+    # the key latents were placed and never masked
+    user = m.stages[0].user
+    assert user[10 // 4] and user[50 // 4] and user.sum() == 2
+    assert all(not s.filled[user].any() for s in m.stages)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(text=""), "describe"),
+    (dict(text="   \n"), "describe"),
+    (dict(text="x" * 5000), "under"),
+    (dict(seconds=0), "between"),
+    (dict(seconds=-3), "between"),
+    (dict(seconds=float("nan")), "between"),
+    (dict(seconds=1e6), "between"),
+    (dict(iterations=0), "iterations"),
+    (dict(ddim_steps=10 ** 6), "ddim_steps"),
+    (dict(cfg_scale="abc"), "number"),
+    (dict(seed=-1), "seed"),
+    (dict(keyframes=[Keyframe(500, skeleton.rest_pose())]), "outside"),
+])
+def test_bad_requests_get_clear_errors(tiny_pipeline, kwargs, msg):
+    args = dict(text="a person walks", seconds=2.0)
+    args.update(kwargs)
+    with pytest.raises(GenerationError, match=msg):
+        tiny_pipeline.generate(**args)
+
+
+def test_reconstruct_shape(tiny_pipeline):
+    from conftest import synthetic_walk
+    j = synthetic_walk(41)
+    rec = tiny_pipeline.reconstruct(j)
+    assert rec.shape == (40, 22, 3)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="no model found"):
+        Pipeline.from_pretrained(tmp_path)
