@@ -87,7 +87,7 @@ class Pipeline:
         self.latent_std = torch.as_tensor(latent_std).float()
         self.sampler = sampler or SamplerConfig()
         self.meta = meta or {}
-        self.down = vae.cfg.down
+        self.down = vae.config.down
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     # ----------------------------------------------------------------------------------------
@@ -113,9 +113,9 @@ class Pipeline:
         schedule = NoiseSchedule(ScheduleConfig(**tck["schedule_config"]))
         if text_encoder is None or isinstance(text_encoder, str):
             text_encoder = get_text_encoder(text_encoder or tck["text_encoder"], **tck.get("text_encoder_kwargs", {}))
-        if text_encoder.name != tck["text_encoder"] or text_encoder.dim != transformer.cfg.text_dim:
+        if text_encoder.name != tck["text_encoder"] or text_encoder.dim != transformer.config.text_dim:
             raise checkpoint.CheckpointError(
-                f"this model was trained with the {tck['text_encoder']!r} text encoder ({transformer.cfg.text_dim}-d), "
+                f"this model was trained with the {tck['text_encoder']!r} text encoder ({transformer.config.text_dim}-d), "
                 f"not {text_encoder.name!r} ({text_encoder.dim}-d)")
         sampler = SamplerConfig(**tck.get("sampler_config", {}))
         meta = {"vae": vck.get("meta", {}), "t2m": tck.get("meta", {}), "folder": str(folder),

@@ -48,7 +48,7 @@ def test_plan_skips_user_latents():
 
 def run(model, head, sched, seed, user=None, cfg=None, n=24):
     g = torch.Generator().manual_seed(seed)
-    text = torch.randn(model.cfg.text_dim, generator=torch.Generator().manual_seed(5))
+    text = torch.randn(model.config.text_dim, generator=torch.Generator().manual_seed(5))
     return list(iter_sample(model, head, sched, text, n, cfg or SamplerConfig(iterations=4, ddim_steps=5),
                             g, user_latents=user))
 

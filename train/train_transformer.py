@@ -66,7 +66,7 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int]) -> list[
     vae.load_state_dict(vae_ckpt["model_ema"] if vae_ckpt.get("model_ema") else vae_ckpt["model"])
     kenc = KeyEncoder(KeyEncoderConfig(**vae_ckpt["key_encoder_config"])).eval()
     kenc.load_state_dict(vae_ckpt["key_encoder_ema"] if vae_ckpt.get("key_encoder_ema") else vae_ckpt["key_encoder"])
-    down = vae.cfg.down
+    down = vae.config.down
     pidx = torch.from_numpy(pose_slice_indices())
     out = []
     for i in tqdm(indices, desc="encoding clips", disable=not common.is_main(), dynamic_ncols=True):

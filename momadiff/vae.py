@@ -1,0 +1,219 @@
+"""Frame-level continuous motion VAE: normalised 263-d features <-> a short sequence of latents.
+
+No quantisation: each latent is a Gaussian over a `down`-frame window, which the masked
+transformer and the diffusion head then model as a continuous token.
+
+Every convolution pads by replicating the edge value. One consequence the sampler relies on: a
+constant input (a single static pose repeated for any multiple of `down` frames) encodes to the
+same latent as the interior of an arbitrarily long static sequence, so a keyframe pose has one
+well-defined latent whatever window it is encoded in.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class VAEConfig:
+    """Sizes of the motion VAE and the weights of its loss terms."""
+
+    feat_dim: int = 263
+    latent_dim: int = 16
+    hidden: int = 256
+    down: int = 4             # frames per latent: 1, 2 or 4
+    depth: int = 2            # residual blocks per temporal stage
+    kernel: int = 3
+    dilation_growth: int = 1  # dilation of block i is growth**i; 1 keeps the receptive field small
+    dropout: float = 0.0
+    kl_weight: float = 1e-4
+    vel_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.down not in (1, 2, 4):
+            raise ValueError(f"VAEConfig.down must be 1, 2 or 4, got {self.down}")
+        if self.kernel % 2 != 1:
+            raise ValueError(f"VAEConfig.kernel must be odd so frames stay centred, got {self.kernel}")
+        if self.depth < 1 or self.dilation_growth < 1:
+            raise ValueError("VAEConfig.depth and dilation_growth must be >= 1")
+
+
+VAE_PRESETS: dict[str, VAEConfig] = {
+    "tiny": VAEConfig(hidden=32, latent_dim=8, depth=1, down=4),
+    "small": VAEConfig(),
+}
+
+
+def num_params(module: nn.Module) -> int:
+    """Number of trainable parameters of a module."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1,
+          padding: int | None = None) -> nn.Conv1d:
+    pad = dilation * (kernel - 1) // 2 if padding is None else padding
+    return nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=pad, dilation=dilation,
+                     padding_mode="replicate")
+
+
+class _ResBlock(nn.Module):
+    """x + Conv1x1(SiLU(DilatedConv(SiLU(x)))) on [B, C, T]."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.conv1 = _conv(channels, channels, kernel, dilation=dilation)
+        self.conv2 = nn.Conv1d(channels, channels, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv1(F.silu(x))
+        h = self.conv2(F.silu(h))
+        return x + self.drop(h)
+
+
+def _blocks(cfg: VAEConfig) -> list[nn.Module]:
+    return [_ResBlock(cfg.hidden, cfg.kernel, cfg.dilation_growth ** i, cfg.dropout)
+            for i in range(cfg.depth)]
+
+
+def frames_to_latent_mask(valid: Tensor, down: int) -> Tensor:
+    """Latent-level validity [B, T//down] from frame-level validity [B, T]: a latent is real
+    if any frame of its window is (a motion's last partial window still describes real frames)."""
+    b, t = valid.shape
+    return valid.reshape(b, t // down, down).any(dim=-1)
+
+
+def fill_padding(x: Tensor, valid: Tensor) -> Tensor:
+    """Replace padded frames of x [B, T, D] by the nearest earlier real frame (or the first real
+    frame for leading padding), so the content of padding cannot influence the encoder."""
+    t = x.shape[1]
+    idx = torch.arange(t, device=x.device).expand_as(valid)                  # [B, T]
+    last_real = torch.where(valid, idx, torch.full_like(idx, -1)).cummax(dim=1).values
+    first_real = torch.where(valid, idx, torch.full_like(idx, t)).min(dim=1, keepdim=True).values
+    src = torch.where(last_real >= 0, last_real, first_real).clamp(0, t - 1)  # [B, T]
+    return torch.gather(x, 1, src.unsqueeze(-1).expand_as(x))
+
+
+class MotionVAE(nn.Module):
+    """1-D convolutional VAE: x [B, T, feat_dim] <-> z [B, T//down, latent_dim]."""
+
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        n_stages = int(math.log2(config.down))
+        h, k = config.hidden, config.kernel
+
+        enc: list[nn.Module] = [_conv(config.feat_dim, h, k)]
+        for _ in range(n_stages):
+            # Kernel 4, stride 2, padding 1: output n is centred on input frames 2n and 2n+1.
+            enc += [nn.SiLU(), _conv(h, h, 4, stride=2, padding=1), *_blocks(config)]
+        if n_stages == 0:
+            enc += _blocks(config)
+        enc += [nn.SiLU(), _conv(h, 2 * config.latent_dim, k)]
+        self.encoder = nn.Sequential(*enc)
+
+        dec: list[nn.Module] = [_conv(config.latent_dim, h, k)]
+        if n_stages == 0:
+            dec += _blocks(config)
+        for _ in range(n_stages):
+            dec += [*_blocks(config), nn.Upsample(scale_factor=2, mode="nearest"), _conv(h, h, k)]
+        dec += [nn.SiLU(), _conv(h, config.feat_dim, k)]
+        self.decoder = nn.Sequential(*dec)
+
+        # Log-scale of the Laplace likelihood of the reconstruction (the paper's learnable variance).
+        self.log_scale = nn.Parameter(torch.zeros(()))
+
+    @property
+    def encoder_receptive_field(self) -> int:
+        """How many input frames can influence one latent."""
+        config = self.config
+        rf, jump = 1 + (config.kernel - 1), 1
+        blocks = sum((config.kernel - 1) * config.dilation_growth ** i for i in range(config.depth))
+        n_stages = int(math.log2(config.down))
+        for _ in range(n_stages):
+            rf += 3 * jump
+            jump *= 2
+            rf += blocks * jump
+        if n_stages == 0:
+            rf += blocks
+        return rf + (config.kernel - 1) * jump
+
+    def encode(self, x: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Normalised features x [B, T, feat_dim] -> (mu, logvar), each [B, T//down, latent_dim].
+
+        valid [B, T] (True = real frame), if given, makes padded frames irrelevant: they are
+        replaced by the last real frame before encoding.
+        """
+        t = x.shape[1]
+        if t % self.config.down != 0:
+            raise ValueError(f"sequence length {t} is not a multiple of the VAE's down={self.config.down}")
+        if valid is not None:
+            x = fill_padding(x, valid)
+        h = self.encoder(x.transpose(1, 2))                   # [B, 2*latent, N]
+        mu, logvar = h.transpose(1, 2).chunk(2, dim=-1)       # [B, N, latent] each
+        # Bounded so exp() in sampling and the KL cannot overflow early in training.
+        return mu, logvar.clamp(-20.0, 10.0)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Latents z [B, N, latent_dim] -> normalised features [B, N*down, feat_dim]."""
+        return self.decoder(z.transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, x: Tensor, sample: bool = True, generator: torch.Generator | None = None,
+                valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Encode, sample z = mu + sigma * eps (or take mu if sample=False), decode.
+        Returns (x_hat [B, T, feat_dim], mu, logvar [B, T//down, latent_dim])."""
+        mu, logvar = self.encode(x, valid)
+        z = mu
+        if sample:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+        return self.decode(z), mu, logvar
+
+
+def _masked_mean(v: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean of v [B, L, ...] over the positions where mask [B, L] is True (all if None)."""
+    if mask is None:
+        return v.mean()
+    m = mask.to(v.dtype).reshape(mask.shape + (1,) * (v.dim() - mask.dim()))
+    per_pos = v[0, 0].numel()
+    return (v * m).sum() / (m.sum() * per_pos).clamp_min(1.0)
+
+
+def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, log_scale: Tensor,
+             cfg: VAEConfig, positions_fn: Callable[[Tensor], Tensor] | None = None,
+             valid: Tensor | None = None) -> dict[str, Tensor]:
+    """The VAE's training losses.
+
+    x, x_hat: normalised features [B, T, feat_dim]; mu, logvar: [B, T//down, latent_dim];
+    log_scale: the model's scalar Laplace log-scale; positions_fn maps normalised features
+    [B, T, feat_dim] to joint positions [B, T, J, 3]; valid [B, T] marks real frames (padding
+    contributes to no term). Returns "loss", "nll", "l1", "kl" and "vel" (scalars).
+    """
+    # torch.where, not a product with the mask, so that NaN or inf in padding cannot leak.
+    err = (x - x_hat).abs()                                            # [B, T, D]
+    if valid is not None:
+        err = torch.where(valid.unsqueeze(-1), err, torch.zeros_like(err))
+    l1 = _masked_mean(err, valid)
+    nll = l1 * torch.exp(-log_scale) + log_scale
+
+    kl_el = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)            # [B, N, latent]
+    lat_valid = None if valid is None else frames_to_latent_mask(valid, cfg.down)
+    kl = _masked_mean(kl_el, lat_valid)
+
+    if positions_fn is not None and x.shape[1] > 1:
+        pos, pos_hat = positions_fn(x), positions_fn(x_hat)            # [B, T, J, 3]
+        dv = ((pos[:, 1:] - pos[:, :-1]) - (pos_hat[:, 1:] - pos_hat[:, :-1])).abs()  # [B, T-1, J, 3]
+        pair_valid = None if valid is None else valid[:, 1:] & valid[:, :-1]
+        if pair_valid is not None:
+            dv = torch.where(pair_valid[..., None, None], dv, torch.zeros_like(dv))
+        vel = _masked_mean(dv, pair_valid)
+    else:
+        vel = torch.zeros((), device=x.device, dtype=l1.dtype)
+
+    loss = nll + cfg.kl_weight * kl + cfg.vel_weight * vel
+    return {"loss": loss, "nll": nll, "l1": l1, "kl": kl, "vel": vel}

@@ -1,0 +1,186 @@
+"""Tests for the frame-level motion VAE (tiny preset, CPU, seeded)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from momadiff.vae import (
+    VAE_PRESETS, MotionVAE, VAEConfig, fill_padding, frames_to_latent_mask, num_params, vae_loss,
+)
+
+TINY = VAE_PRESETS["tiny"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Tiny models gain nothing from threads, and two threads stall badly on a busy 2-core box."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_vae(seed: int = 0, **changes) -> MotionVAE:
+    torch.manual_seed(seed)
+    return MotionVAE(dataclasses.replace(TINY, **changes)).eval()
+
+
+def smooth_motion(batch: int, frames: int, feat: int, seed: int) -> torch.Tensor:
+    """Low-rank sinusoidal sequences [B, T, feat]: learnable, unlike white noise."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(frames, dtype=torch.float32)[None, :, None]             # [1, T, 1]
+    freq = 0.05 + 0.3 * torch.rand(batch, 1, 6, generator=g)
+    phase = 2 * math.pi * torch.rand(batch, 1, 6, generator=g)
+    basis = torch.sin(freq * t + phase)                                      # [B, T, 6]
+    return basis @ torch.randn(6, feat, generator=g) / 6 ** 0.5              # [B, T, feat]
+
+
+@pytest.mark.parametrize("down", [1, 2, 4])
+def test_shapes(down: int) -> None:
+    vae = make_vae(down=down)
+    x = torch.randn(2, 16, TINY.feat_dim)
+    mu, logvar = vae.encode(x)
+    assert mu.shape == logvar.shape == (2, 16 // down, TINY.latent_dim)
+    assert vae.decode(mu).shape == x.shape
+    x_hat, mu2, _ = vae(x, generator=torch.Generator().manual_seed(0))
+    assert x_hat.shape == x.shape and torch.equal(mu, mu2)
+
+
+def test_bad_length_and_bad_config() -> None:
+    vae = make_vae(down=4)
+    with pytest.raises(ValueError, match="multiple"):
+        vae.encode(torch.randn(1, 30, TINY.feat_dim))
+    with pytest.raises(ValueError):
+        VAEConfig(down=3)
+
+
+def test_deterministic_given_seed() -> None:
+    x = torch.randn(2, 16, TINY.feat_dim)
+    a, b = make_vae(seed=3), make_vae(seed=3)
+    out_a = a(x, generator=torch.Generator().manual_seed(7))[0]
+    out_b = b(x, generator=torch.Generator().manual_seed(7))[0]
+    assert torch.equal(out_a, out_b)
+    out_c = a(x, generator=torch.Generator().manual_seed(8))[0]
+    assert not torch.allclose(out_a, out_c)
+    mu, _ = a.encode(x)
+    assert torch.equal(a(x, sample=False)[0], a.decode(mu))
+
+
+def test_static_pose_has_window_independent_latent() -> None:
+    """Replicate padding: one pose repeated `down` frames encodes like a long static stretch."""
+    vae = make_vae(seed=1)
+    pose = torch.randn(1, 1, TINY.feat_dim)
+    short_mu, _ = vae.encode(pose.expand(1, TINY.down, -1))                 # [1, 1, L]
+    long_mu, _ = vae.encode(pose.expand(1, 12 * TINY.down, -1))             # [1, 12, L]
+    assert torch.allclose(long_mu, short_mu.expand_as(long_mu), atol=1e-5)
+
+
+def test_receptive_field_matches_gradient() -> None:
+    for down in (1, 2, 4):
+        vae = make_vae(down=down)
+        x = torch.randn(1, 128, TINY.feat_dim, requires_grad=True)
+        mu, _ = vae.encode(x)
+        mu[0, mu.shape[1] // 2].sum().backward()
+        touched = (x.grad[0].abs().sum(-1) > 0).nonzero().squeeze(-1)
+        assert touched.max() - touched.min() + 1 == vae.encoder_receptive_field
+
+
+def test_kl_zero_for_standard_normal() -> None:
+    x = torch.randn(2, 16, TINY.feat_dim)
+    mu = torch.zeros(2, 4, TINY.latent_dim)
+    out = vae_loss(x, x.clone(), mu, torch.zeros_like(mu), torch.zeros(()), TINY)
+    assert out["kl"].item() == 0.0
+    assert out["l1"].item() == 0.0 and out["vel"].item() == 0.0
+    assert out["loss"].item() == 0.0
+
+
+def test_loss_terms() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 16, TINY.feat_dim, generator=g)
+    x_hat = torch.randn(2, 16, TINY.feat_dim, generator=g)
+    mu = torch.randn(2, 4, TINY.latent_dim, generator=g)
+    logvar = torch.randn(2, 4, TINY.latent_dim, generator=g)
+    proj = torch.randn(TINY.feat_dim, 22 * 3, generator=g)
+    positions = lambda f: (f @ proj).unflatten(-1, (22, 3))                 # noqa: E731
+    log_scale = torch.tensor(0.3)
+    out = vae_loss(x, x_hat, mu, logvar, log_scale, TINY, positions_fn=positions)
+    l1 = (x - x_hat).abs().mean()
+    assert torch.allclose(out["l1"], l1)
+    assert torch.allclose(out["nll"], ((x - x_hat).abs() * torch.exp(-log_scale) + log_scale).mean())
+    assert torch.allclose(out["kl"], (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)).mean())
+    assert out["vel"] > 0
+    expected = out["nll"] + TINY.kl_weight * out["kl"] + TINY.vel_weight * out["vel"]
+    assert torch.allclose(out["loss"], expected)
+    assert all(torch.isfinite(v) for v in out.values())
+
+
+def test_masks_and_padding_fill() -> None:
+    valid = torch.tensor([[True] * 5 + [False] * 3, [False, True, True] + [False] * 5])
+    assert frames_to_latent_mask(valid, 4).tolist() == [[True, True], [True, False]]
+    x = torch.arange(8.0).view(1, 8, 1).repeat(2, 1, 1)
+    filled = fill_padding(x, valid)[..., 0]
+    assert filled.tolist() == [[0, 1, 2, 3, 4, 4, 4, 4], [1, 1, 2, 2, 2, 2, 2, 2]]
+
+
+def test_valid_mask_respected() -> None:
+    vae = make_vae(seed=2)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 16, TINY.feat_dim, generator=g)
+    valid = torch.ones(2, 16, dtype=torch.bool)
+    valid[0, 10:] = False
+    valid[1, 5:] = False
+    garbage = x.clone()
+    garbage[~valid] = torch.randn(int((~valid).sum()), TINY.feat_dim, generator=g) * 50
+    proj = torch.randn(TINY.feat_dim, 22 * 3, generator=g)
+    positions = lambda f: (f @ proj).unflatten(-1, (22, 3))                 # noqa: E731
+
+    def loss_of(inp: torch.Tensor) -> dict[str, torch.Tensor]:
+        x_hat, mu, logvar = vae(inp, sample=False, valid=valid)
+        return vae_loss(inp, x_hat, mu, logvar, vae.log_scale, TINY, positions, valid)
+
+    clean, dirty = loss_of(x), loss_of(garbage)
+    for name in clean:
+        assert torch.allclose(clean[name], dirty[name]), name
+
+    # At the loss level alone, even non-finite padding cannot leak.
+    x_hat, mu, logvar = vae(x, sample=False, valid=valid)
+    bad_hat = x_hat.clone()
+    bad_hat[~valid] = float("nan")
+    out = vae_loss(x, bad_hat, mu, logvar, vae.log_scale, TINY, positions, valid)
+    for name in clean:
+        assert torch.allclose(out[name], clean[name]), name
+
+
+def test_overfit_small_batch() -> None:
+    torch.manual_seed(0)
+    vae = MotionVAE(TINY).train()
+    x = smooth_motion(4, 32, TINY.feat_dim, seed=0)
+    proj = torch.randn(TINY.feat_dim, 22 * 3, generator=torch.Generator().manual_seed(1)) / 16
+    positions = lambda f: (f @ proj).unflatten(-1, (22, 3))                 # noqa: E731
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    history = []
+    for _ in range(150):
+        x_hat, mu, logvar = vae(x, generator=g)
+        out = vae_loss(x, x_hat, mu, logvar, vae.log_scale, TINY, positions)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        history.append({k: v.item() for k, v in out.items()})
+    assert all(math.isfinite(v) for h in history for v in h.values())
+    first, last = history[0], history[-1]
+    assert last["loss"] < first["loss"] - 0.5
+    assert last["l1"] < 0.5 * first["l1"]
+    assert last["vel"] < first["vel"]
+
+
+def test_num_params() -> None:
+    vae = make_vae()
+    assert num_params(vae) == sum(p.numel() for p in vae.parameters())
+
+
+def test_config_alias() -> None:
+    vae = make_vae()
