@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import common  # noqa: E402  (puts the repo on sys.path)
-from momadiff import checkpoint
+from momadiff import checkpoint, features
 from momadiff.data import MotionDataset
 from momadiff.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead
 from momadiff.diffusion import NoiseSchedule, ScheduleConfig
@@ -61,7 +61,8 @@ class Config:
 
 @torch.no_grad()
 def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int]) -> list[dict[str, torch.Tensor]]:
-    """Per clip: posterior means [N, D] and keyframe-encoder latents for every frame [N, down, D]."""
+    """Per clip, then per mirrored clip: posterior means [N, D] and keyframe-encoder latents for
+    every frame [N, down, D]."""
     vae = MotionVAE(VAEConfig(**vae_ckpt["config"])).eval()
     vae.load_state_dict(vae_ckpt["model_ema"] if vae_ckpt.get("model_ema") else vae_ckpt["model"])
     kenc = KeyEncoder(KeyEncoderConfig(**vae_ckpt["key_encoder_config"])).eval()
@@ -69,8 +70,10 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int]) -> list[
     down = vae.config.down
     pidx = torch.from_numpy(pose_slice_indices())
     out = []
-    for i in tqdm(indices, desc="encoding clips", disable=not common.is_main(), dynamic_ncols=True):
-        f = torch.from_numpy(ds.normalize(ds.features(i)).astype(np.float32))
+    jobs = [(i, m) for m in (False, True) for i in indices]
+    for i, m in tqdm(jobs, desc="encoding clips", disable=not common.is_main(), dynamic_ncols=True):
+        raw = ds.features(i)
+        f = torch.from_numpy(ds.normalize(features.mirror_features(raw) if m else raw).astype(np.float32))
         pad = (-len(f)) % down
         if pad:
             f = torch.cat([f, f[-1:].expand(pad, -1)])
@@ -153,7 +156,9 @@ def main(argv: list[str]) -> None:
     encoder = get_text_encoder(cfg.text_encoder)
     if tcfg.text_dim != encoder.dim:
         tcfg.text_dim = encoder.dim
-    captions = [ds.clips[i]["captions"] for i in train_idx]
+    # Mirrored clips (second half of the latent cache) go with their mirrored captions.
+    captions = ([ds.clips[i]["captions"] for i in train_idx]
+                + [ds.clips[i].get("mirror_captions") or ds.clips[i]["captions"] for i in train_idx])
     flat = sorted({c for cs in captions for c in cs})
     emb = embed_captions(flat, encoder, cache_path=run / f"captions_{encoder.name}.npz")
     row = {c: n for n, c in enumerate(flat)}
@@ -162,12 +167,12 @@ def main(argv: list[str]) -> None:
     cache = run / "latents.pt"
     vae_step = int(vck.get("step", 0))
     cached = torch.load(cache, weights_only=True) if cache.exists() else None
-    if cached is None or cached["vae_step"] != vae_step or cached["n"] != len(train_idx):
+    if cached is None or cached["vae_step"] != vae_step or cached["n"] != 2 * len(train_idx):
         if common.is_main():
             clips = encode_clips(vck, ds, train_idx)
             allmu = torch.cat([c["mu"] for c in clips])
             lat_mean, lat_std = allmu.mean(0), allmu.std(0).clamp_min(1e-3)
-            torch.save({"vae_step": vae_step, "n": len(train_idx), "clips": clips,
+            torch.save({"vae_step": vae_step, "n": 2 * len(train_idx), "clips": clips,
                         "lat_mean": lat_mean, "lat_std": lat_std}, cache)
             shutil.copyfile(cfg.vae, run / "vae.pt")
         if world > 1:

@@ -40,6 +40,7 @@ class Config:
     warmup: int = 500
     ema: float = 0.999
     key_weight: float = 1.0      # keyframe-encoder regression loss
+    log_scale_lr_mult: float = 30.0
     seed: int = 0
     threads: int = 0             # torch threads per process (0 = torch's default)
     log_every: int = 50
@@ -109,7 +110,9 @@ def main(argv: list[str]) -> None:
         vcfg = VAEConfig(**state["config"])
 
     ds = MotionDataset(cfg.data)
-    train = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split("train")]
+    # Left/right mirrored copies double the data (a left-hand wave becomes a right-hand one).
+    raw = [ds.features(i) for i in ds.split("train")]
+    train = [ds.normalize(f).astype(np.float32) for f in raw + [features.mirror_features(f) for f in raw]]
     val = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split("val")][: cfg.val_clips]
 
     torch.manual_seed(cfg.seed)
@@ -118,7 +121,12 @@ def main(argv: list[str]) -> None:
     kenc = KeyEncoder(kcfg)
     ema, kema = common.EMA(vae, cfg.ema), common.EMA(kenc, cfg.ema)
     params = list(vae.parameters()) + list(kenc.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The likelihood's log-scale should track log(mean L1), several units from its init: Adam moves
+    # a parameter about lr per step, so it gets a larger rate than the weights.
+    rest = [p for p in params if p is not vae.log_scale]
+    opt = torch.optim.AdamW([{"params": rest, "lr_mult": 1.0},
+                             {"params": [vae.log_scale], "lr_mult": cfg.log_scale_lr_mult, "weight_decay": 0.0}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, float("inf")
     if state is not None:
         vae.load_state_dict(state["model"])
@@ -157,7 +165,7 @@ def main(argv: list[str]) -> None:
     while step < cfg.steps:
         lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["lr_mult"]
         x = torch.from_numpy(sample_batch(train, cfg.crop, cfg.batch, rng))          # [B, T, F]
         x_hat, mu, logvar = dvae(x, sample=True, generator=gen)
         terms = vae_loss(x, x_hat, mu, logvar, vae.log_scale, vcfg, positions_fn=pos_fn)
