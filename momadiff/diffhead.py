@@ -39,6 +39,7 @@ class DiffHeadConfig:
 HEAD_PRESETS: dict[str, DiffHeadConfig] = {
     "tiny": DiffHeadConfig(latent_dim=8, cond_dim=32, width=32, depth=2),
     "small": DiffHeadConfig(),
+    "cpu": DiffHeadConfig(cond_dim=192, width=192, depth=3),
 }
 
 

@@ -39,11 +39,11 @@ class Config:
     data: str = "data/bandai"
     vae: str = "runs/vae/vae.pt"
     out: str = "runs/t2m"
-    preset: str = "small"        # transformer preset
-    head_preset: str = "small"
+    preset: str = "cpu"          # transformer preset
+    head_preset: str = "cpu"
     text_encoder: str = "minilm"
     resume: bool = False
-    batch: int = 64
+    batch: int = 32
     lr: float = 4e-4
     weight_decay: float = 0.02
     steps: int = 50000
@@ -51,7 +51,7 @@ class Config:
     ema: float = 0.999
     text_drop: float = 0.1       # caption dropped (null token) for classifier-free guidance
     key_prob: float = 0.5        # fraction of samples that get simulated user keyframes
-    diffusion_mult: int = 4      # noise draws per masked latent for the head (it is cheap)
+    diffusion_mult: int = 2      # noise draws per masked latent: more signal for the head per transformer pass
     seed: int = 0
     threads: int = 0
     log_every: int = 50

@@ -30,10 +30,10 @@ from momadiff.vae import VAE_PRESETS, MotionVAE, VAEConfig, vae_loss
 class Config:
     data: str = "data/bandai"
     out: str = "runs/vae"
-    preset: str = "small"
+    preset: str = "cpu"
     resume: bool = False
     crop: int = 64               # frames per training window (a multiple of the VAE's down)
-    batch: int = 64
+    batch: int = 32
     lr: float = 3e-4
     weight_decay: float = 0.0
     steps: int = 30000

@@ -1,0 +1,52 @@
+"""Turn training runs into a small model folder to ship: EMA weights only, stored as float16.
+
+    python train/export.py --vae=runs/vae/vae.pt --t2m=runs/t2m/t2m.pt --out=assets/model
+
+Optimizer states and the raw (non-EMA) weights are dropped; the pipeline loads the result with
+Pipeline.from_pretrained(out) and casts the weights back to float32.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+import common  # noqa: F401  (puts the repo on sys.path)
+from momadiff import checkpoint
+
+ATTRIBUTION = ("Trained on the Bandai Namco Research Motion datasets 1 and 2 "
+               "(Bandai Namco Research Inc., CC BY-NC 4.0); non-commercial use only.")
+
+
+def _half(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+
+
+def slim(ckpt: dict, parts: list[str]) -> dict:
+    """Keep config and metadata; for each part keep only its EMA weights, as float16."""
+    out = {k: v for k, v in ckpt.items()
+           if k not in ("optimizer", "format_version") and not any(k in (p, f"{p}_ema") for p in parts)}
+    for p in parts:
+        out[p] = _half(ckpt.get(f"{p}_ema") or ckpt[p])
+    out["meta"] = {**ckpt.get("meta", {}), "attribution": ATTRIBUTION, "license": "CC BY-NC 4.0"}
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vae", required=True)
+    ap.add_argument("--t2m", required=True)
+    ap.add_argument("--out", default="assets/model")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    checkpoint.save(out / "vae.pt", slim(checkpoint.load(a.vae, kind="vae"), ["model", "key_encoder"]))
+    checkpoint.save(out / "t2m.pt", slim(checkpoint.load(a.t2m, kind="t2m"), ["model", "head"]))
+    for f in ("vae.pt", "t2m.pt"):
+        print(f"{out / f}: {(out / f).stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
