@@ -1,0 +1,170 @@
+"""MoMADiff demo: text (+ sparse keyframes) -> 3D human motion, streamed stage by stage.
+
+    python app.py [--model DIR] [--port N]      (or MOMADIFF_MODEL=DIR python app.py)
+
+Also the Hugging Face Space entry point. Layout and wiring only: the handlers are in
+momadiff/ui/handlers.py, the timeline editor in momadiff/ui/timeline/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any, Iterator
+
+# Before gradio is imported anywhere: the app never talks to the network on its own.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from momadiff.pipeline import MAX_SECONDS, MIN_SECONDS, Pipeline  # noqa: E402
+from momadiff.ui import handlers as H  # noqa: E402
+from momadiff.ui.poses import load_poses  # noqa: E402
+from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
+from momadiff.ui.timeline import KEYS_ID, REFRESH_JS, SELECTED_ID, timeline_kwargs  # noqa: E402
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+DEFAULT_SECONDS = 6.0
+EXAMPLES = [
+    "a person walks forward",
+    "a person runs forward quickly",
+    "someone waves with the right hand",
+    "a person bows politely",
+    "a person raises both hands above the head",
+    "someone walks forward and turns left",
+    "a person kicks with the right leg",
+    "a person waves both hands happily",
+]
+HOW_IT_WORKS = """
+**MoMADiff** turns your sentence into a 3D motion (22 joints, 20 frames per second).
+
+1. A *motion VAE* compresses every 4 frames of motion into one continuous **latent** vector;
+   a 6 s motion is 30 latents (the cells of the stage bar).
+2. Generation starts with **every latent hidden behind a [MASK]**. Your keyframes are encoded
+   into latents and put in place first (orange); they are never masked.
+3. A **masked transformer** reads the sentence and the latents known so far and proposes what each
+   masked latent should be; a small **diffusion head** turns that proposal into an actual latent by
+   denoising random noise in a few DDIM steps.
+4. **Stage 1** fills only a few latents spread over the motion: the model sketches the
+   key moments first. Each later stage fills the masked latents farthest from anything known, so
+   the gaps close recursively, coarse to fine (green = this stage, blue = earlier).
+5. The VAE decodes the latents to joint positions, and a smooth correction makes the motion pass
+   exactly through your keyframes.
+
+*Guidance scale* pushes the transformer towards the text (1 = no guidance); *iterations* is the
+number of stages; *DDIM steps* is how carefully each latent is denoised.
+"""
+
+
+def build_demo(pipe: Pipeline) -> gr.Blocks:
+    """The whole page over a loaded pipeline (queue configured; call .launch() on it)."""
+    # Imported here, not at the top: `python app.py` without a model should fail in a second.
+    import gradio as gr
+
+    s = pipe.sampler
+    max_frames = int(MAX_SECONDS * 20)
+
+    def generate(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
+                 iterations: int, ddim_steps: int) -> Iterator[tuple[Any, ...]]:
+        """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}).
+        Returns: stage bar, filmstrip, status, skeleton video, [motion.npy, motion.bvh, session.json],
+        mesh video, GLB."""
+        yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps)
+
+    private = {"api_visibility": "private"}
+    # delete_cache: Gradio copies every output file into its own cache; prune that too.
+    with gr.Blocks(title="MoMADiff: text to motion with keyframes", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("### MoMADiff · text → 3D human motion with sparse keyframes "
+                    "<span style='font-weight:normal;font-size:14px;color:#6b7280'>· place key poses on the "
+                    "timeline (optional), generate, and watch keyframes come first and the gaps fill in</span>")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=6):
+                with gr.Row():
+                    prompt = gr.Textbox(label="Text prompt", value=EXAMPLES[0], lines=1, max_lines=3, scale=3,
+                                        elem_id="momadiff-prompt", placeholder="a person walks forward")
+                    examples = gr.Dropdown(EXAMPLES, value=None, label="Examples", scale=2,
+                                           elem_id="momadiff-examples")
+                with gr.Row():
+                    seconds = gr.Slider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.5,
+                                        label="Duration (s)", elem_id="momadiff-seconds", scale=3)
+                    seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", scale=1, min_width=90)
+                    dice = gr.Button("Random seed", scale=0, min_width=110, size="sm")
+                timeline = gr.HTML(**timeline_kwargs(load_poses(), DEFAULT_SECONDS))
+                notice = gr.Markdown("", elem_id="momadiff-notice")
+                keys = gr.Textbox(value="[]", visible="hidden", elem_id=KEYS_ID, label="keys JSON")
+                selected = gr.Textbox(value="", visible="hidden", elem_id=SELECTED_ID, label="selected key")
+                with gr.Accordion("Key poses from a motion", open=False):
+                    with gr.Tab("Last generated motion"):
+                        with gr.Row():
+                            pin_frame = gr.Slider(0, max_frames - 1, value=0, step=1, label="Frame",
+                                                  scale=3)
+                            pin_btn = gr.Button("📌 Pin this frame as a key", scale=1)
+                    with gr.Tab("BVH file"):
+                        bvh_file = gr.File(label="BVH (any skeleton the retargeter knows)",
+                                           file_types=[".bvh"], height=90)
+                        bvh_state = gr.State(None)
+                        with gr.Row():
+                            bvh_frame = gr.Slider(0, 1, value=0, step=1, label="BVH frame", visible=False,
+                                                  scale=3)
+                            bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)", scale=1)
+                with gr.Accordion("Advanced", open=False):
+                    with gr.Row():
+                        cfg = gr.Slider(0, 10, value=s.cfg_scale, step=0.1, label="Guidance scale")
+                        iters = gr.Slider(1, 32, value=s.iterations, step=1, label="Transformer iterations")
+                        ddim = gr.Slider(1, 100, value=s.ddim_steps, step=1, label="DDIM steps")
+                with gr.Accordion("Restore a session", open=False):
+                    session_file = gr.File(label="session.json", file_types=[".json"], height=90)
+            with gr.Column(scale=5):
+                go = gr.Button("Generate", variant="primary", elem_id="momadiff-generate")
+                status = gr.Markdown("Ready.", elem_id="momadiff-status")
+                stagebar = gr.HTML(stage_bar_html([]), elem_id="momadiff-stages", js_on_load=None)
+                strip = gr.Image(label="Decoded motion so far", height=112, show_label=True,
+                                 elem_id="momadiff-filmstrip", interactive=False)
+                video = gr.Video(label="Skeleton animation", height=280, autoplay=True, loop=True,
+                                 elem_id="momadiff-video", interactive=False)
+                files = gr.File(label="Downloads", file_count="multiple", elem_id="momadiff-files",
+                                interactive=False)
+                # Slot for the mesh outputs (momadiff.ui.handlers.render_mesh_outputs fills them).
+                with gr.Accordion("Mesh (coming soon)", open=False):
+                    mesh_video = gr.Video(label="Mesh animation", interactive=False)
+                    glb = gr.Model3D(label="GLB")
+                with gr.Accordion("How it works", open=False):
+                    gr.Markdown(HOW_IT_WORKS)
+
+        go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
+                 [stagebar, strip, status, video, files, mesh_video, glb], api_name="generate")
+        dice.click(H.random_seed, None, seed, **private)
+        examples.input(lambda e: e or gr.update(), examples, prompt, **private)
+        keys.change(None, [keys, seconds], None, js=REFRESH_JS)
+        seconds.change(None, [keys, seconds], None, js=REFRESH_JS)
+        seconds.release(H.on_duration, [seconds, keys], [keys, notice], **private)
+        files.change(H.pin_range, files, pin_frame, **private)
+        pin_btn.click(H.pin_frame, [files, pin_frame, keys, seconds], [keys, notice], **private)
+        bvh_file.change(H.load_bvh, bvh_file, [bvh_state, bvh_frame, notice], **private)
+        bvh_btn.click(H.use_bvh_frame, [bvh_state, bvh_frame, selected, keys, seconds], [keys, notice],
+                      **private)
+        session_file.upload(H.load_session, session_file,
+                            [prompt, seconds, seed, keys, cfg, iters, ddim, notice], **private)
+    demo.queue(default_concurrency_limit=1)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="MoMADiff demo app")
+    p.add_argument("--model", default=os.environ.get("MOMADIFF_MODEL"),
+                   help="model folder (default: $MOMADIFF_MODEL, else the bundled assets/model)")
+    p.add_argument("--host", default=None, help="address to listen on (default: Gradio's, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860)")
+    a = p.parse_args(argv)
+    from momadiff.checkpoint import CheckpointError
+    try:
+        pipe = Pipeline.from_pretrained(a.model)
+    except (CheckpointError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    build_demo(pipe).launch(server_name=a.host, server_port=a.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

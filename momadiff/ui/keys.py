@@ -1,0 +1,76 @@
+"""The timeline's keys as JSON: the one format the browser, the handlers and sessions share.
+
+A key is {"frame": int, "joints": [[x, y, z] x 22], "fix_root": bool, "label": str}. The hidden
+keys textbox holds a JSON list of them; it is the single source of truth: the timeline JS draws
+from it and writes to it, and Generate reads it.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import skeleton
+from ..keyframes import Keyframe, KeyframeError, keyframes_from_json, validate
+from ..pipeline import MAX_KEYFRAMES
+
+def key_dict(frame: int, joints: np.ndarray, fix_root: bool = False, label: str = "") -> dict[str, Any]:
+    """One key in the JSON format (joints rounded the way Keyframe.to_dict rounds them)."""
+    d = Keyframe(int(frame), np.asarray(joints), bool(fix_root)).to_dict()
+    d["label"] = str(label)[:80]
+    return d
+
+
+def parse_keys(text: str | None) -> list[dict[str, Any]]:
+    """The keys JSON -> key dicts (labels kept), checked for shape and sorted by frame.
+    Raises KeyframeError with a user-facing message. Empty text means no keys."""
+    keys = keyframes_from_json(text or "")
+    if len(keys) > MAX_KEYFRAMES:
+        raise KeyframeError(f"{len(keys)} keyframes is more than the {MAX_KEYFRAMES} allowed")
+    data = json.loads(text) if text and text.strip() else []
+    if isinstance(data, dict):
+        data = data.get("keyframes", [])
+    labels = [str(d.get("label", "")) if isinstance(d, dict) else "" for d in data]
+    # Frame range is checked later against the duration; here only the pose itself.
+    validate(keys, max(k.frame for k in keys) + 1 if keys else 1)
+    out = [key_dict(k.frame, k.joints, k.fix_root, lab) for k, lab in zip(keys, labels)]
+    return sorted(out, key=lambda d: d["frame"])
+
+
+def keys_json(keys: Sequence[dict[str, Any]]) -> str:
+    """Key dicts -> the compact JSON the textbox holds."""
+    return json.dumps(sorted(keys, key=lambda d: d["frame"]), separators=(",", ":"))
+
+
+def to_keyframes(keys: Sequence[dict[str, Any]]) -> list[Keyframe]:
+    """Key dicts -> Keyframes for the pipeline (labels are UI-only)."""
+    return [Keyframe.from_dict(d) for d in keys]
+
+
+def num_frames(seconds: float) -> int:
+    """Frames in a motion of this duration, as the pipeline counts them."""
+    return int(round(float(seconds) * skeleton.FPS))
+
+
+def fit_keys(keys: Sequence[dict[str, Any]], frames: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split keys into those that fit a motion of `frames` frames and those that don't."""
+    kept = [k for k in keys if 0 <= k["frame"] < frames]
+    dropped = [k for k in keys if not 0 <= k["frame"] < frames]
+    return kept, dropped
+
+
+def put_key(keys: Sequence[dict[str, Any]], key: dict[str, Any]) -> list[dict[str, Any]]:
+    """Keys with `key` added, replacing any key already at its frame."""
+    out = [k for k in keys if k["frame"] != key["frame"]] + [key]
+    if len(out) > MAX_KEYFRAMES:
+        raise KeyframeError(f"at most {MAX_KEYFRAMES} keyframes; delete one first")
+    return sorted(out, key=lambda d: d["frame"])
+
+
+def describe_frames(keys: Sequence[dict[str, Any]]) -> str:
+    """'frames 130 and 150 (6.5 s, 7.5 s)' for messages."""
+    frames = [k["frame"] for k in keys]
+    secs = ", ".join(f"{f / skeleton.FPS:g} s" for f in frames)
+    names = ", ".join(str(f) for f in frames[:-1]) + (" and " if len(frames) > 1 else "") + str(frames[-1])
+    return f"frame{'s' if len(frames) > 1 else ''} {names} ({secs})"
