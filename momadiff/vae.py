@@ -32,7 +32,10 @@ class VAEConfig:
     dilation_growth: int = 1  # dilation of block i is growth**i; 1 keeps the receptive field small
     dropout: float = 0.0
     kl_weight: float = 1e-4
-    vel_weight: float = 0.5
+    vel_weight: float = 20.0  # joint velocities, metres per frame (small numbers: a large weight)
+    pos_weight: float = 2.0   # joint positions within the window, metres, root path included
+    root_weight: float = 4.0  # extra weight on the root features (the first root_dims)
+    root_dims: int = 4
 
     def __post_init__(self) -> None:
         if self.down not in (1, 2, 4):
@@ -214,8 +217,16 @@ def vae_loss(x: Tensor, x_hat: Tensor, mu: Tensor, logvar: Tensor, log_scale: Te
         if pair_valid is not None:
             dv = torch.where(pair_valid[..., None, None], dv, torch.zeros_like(dv))
         vel = _masked_mean(dv, pair_valid)
+        # Positions within the window, root path included: the root's velocities are 4 of 263
+        # features, yet their errors integrate into drift of the whole body.
+        dp = (pos - pos_hat).abs()
+        if valid is not None:
+            dp = torch.where(valid[..., None, None], dp, torch.zeros_like(dp))
+        pos_l1 = _masked_mean(dp, valid)
     else:
-        vel = torch.zeros((), device=x.device, dtype=l1.dtype)
+        vel = pos_l1 = torch.zeros((), device=x.device, dtype=l1.dtype)
+    root = _masked_mean(err[..., : cfg.root_dims], valid)
 
-    loss = nll + cfg.kl_weight * kl + cfg.vel_weight * vel
-    return {"loss": loss, "nll": nll, "l1": l1, "kl": kl, "vel": vel}
+    loss = (nll + cfg.kl_weight * kl + cfg.vel_weight * vel + cfg.pos_weight * pos_l1
+            + cfg.root_weight * root * torch.exp(-log_scale.detach()))
+    return {"loss": loss, "nll": nll, "l1": l1, "kl": kl, "vel": vel, "pos": pos_l1, "root": root}

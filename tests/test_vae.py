@@ -112,7 +112,12 @@ def test_loss_terms() -> None:
     assert torch.allclose(out["nll"], ((x - x_hat).abs() * torch.exp(-log_scale) + log_scale).mean())
     assert torch.allclose(out["kl"], (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)).mean())
     assert out["vel"] > 0
-    expected = out["nll"] + TINY.kl_weight * out["kl"] + TINY.vel_weight * out["vel"]
+    pos = (positions(x) - positions(x_hat)).abs().mean()
+    assert torch.allclose(out["pos"], pos)
+    root = (x - x_hat)[..., :TINY.root_dims].abs().mean()
+    assert torch.allclose(out["root"], root)
+    expected = (out["nll"] + TINY.kl_weight * out["kl"] + TINY.vel_weight * out["vel"]
+                + TINY.pos_weight * pos + TINY.root_weight * root * torch.exp(-log_scale))
     assert torch.allclose(out["loss"], expected)
     assert all(torch.isfinite(v) for v in out.values())
 

@@ -72,9 +72,10 @@ def positions_fn(mean: torch.Tensor, std: torch.Tensor):
 
 
 @torch.no_grad()
-def validate(vae: MotionVAE, clips: list[np.ndarray], ds: MotionDataset, down: int) -> float:
-    """Mean per-joint position error (mm) of the VAE round trip on whole validation clips."""
-    errs = []
+def validate(vae: MotionVAE, clips: list[np.ndarray], ds: MotionDataset, down: int) -> tuple[float, float]:
+    """Mean per-joint position error (mm) of the VAE round trip on whole validation clips:
+    (global, with the root path integrated over the clip; root-relative)."""
+    errs, local = [], []
     for f in clips:
         n = len(f) - len(f) % down
         if n < down:
@@ -84,7 +85,8 @@ def validate(vae: MotionVAE, clips: list[np.ndarray], ds: MotionDataset, down: i
         a = features.features_to_joints(f[:n] * ds.std + ds.mean)
         b = features.features_to_joints(rec * ds.std + ds.mean)
         errs.append(np.linalg.norm(a - b, axis=-1).mean())
-    return float(np.mean(errs) * 1000)
+        local.append(np.linalg.norm((a - a[:, :1]) - (b - b[:, :1]), axis=-1).mean())
+    return float(np.mean(errs) * 1000), float(np.mean(local) * 1000)
 
 
 def main(argv: list[str]) -> None:
@@ -155,8 +157,8 @@ def main(argv: list[str]) -> None:
             "meta": {"data": cfg.data, "train_config": asdict(cfg), "dataset_meta": ds.meta, "final": final},
         })
 
-    log = common.RunLog(run, ["step", "loss", "nll", "l1", "kl", "vel", "key", "lr", "steps_per_s",
-                              "clips_per_s", "val_mpjpe_mm"])
+    log = common.RunLog(run, ["step", "loss", "nll", "l1", "kl", "vel", "pos", "root", "key", "lr",
+                              "steps_per_s", "clips_per_s", "val_mpjpe_mm", "val_local_mm"])
     meter = common.Throughput()
     t_start = last_ckpt = time.time()
     bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="vae", dynamic_ncols=True)
@@ -187,13 +189,14 @@ def main(argv: list[str]) -> None:
             row.update(step=step, key=f"{common.all_reduce_mean(float(key)):.5f}", lr=f"{lr:.2e}",
                        steps_per_s=f"{sps:.3f}", clips_per_s=f"{cps:.1f}")
             if step % cfg.val_every == 0 and common.is_main():
-                mm = validate(ema.shadow, val, ds, vcfg.down)
+                mm, local_mm = validate(ema.shadow, val, ds, vcfg.down)
                 best = min(best, mm)
                 row["val_mpjpe_mm"] = f"{mm:.2f}"
+                row["val_local_mm"] = f"{local_mm:.2f}"
             if common.is_main():
                 log.write(row)
                 bar.set_postfix(loss=row["loss"], key=row["key"], sps=row["steps_per_s"])
-                log.plot(["loss", "l1", "vel", "key", "val_mpjpe_mm"])
+                log.plot(["loss", "l1", "pos", "key", "val_mpjpe_mm", "val_local_mm"])
         out_of_time = cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60
         if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or out_of_time:
             save()
