@@ -1,0 +1,202 @@
+"""Evaluation: metrics against known answers, evaluator training, benchmark CLIs end to end."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from momadiff import features, skeleton
+from momadiff.data.dataset import MotionDataset, write_dataset
+from momadiff.evaluate import benchmark, metrics
+from momadiff.evaluate.__main__ import main as evaluate_main
+from momadiff.evaluate.evaluator import Evaluator
+from momadiff.keyframes import Keyframe
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "train"))
+
+
+# -- metrics -------------------------------------------------------------------------------------
+def test_fid_identical_and_shifted_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 4))
+    assert metrics.fid(a, a) < 1e-6
+    # Same covariance, mean shifted by d: FID = |d|^2 exactly in closed form.
+    shift = np.array([1.0, 2.0, 0.0, 0.0])
+    assert metrics.fid(a, a + shift) == pytest.approx(5.0, rel=1e-6)
+    # Closed form for N(0, I) vs N(0, s^2 I) in k dims: k (1 - s)^2.
+    mu, cov = np.zeros(3), np.eye(3)
+    assert metrics.frechet_distance(mu, cov, mu, 4 * cov) == pytest.approx(3.0)
+
+
+def test_r_precision_aligned_and_shuffled():
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(640, 16))
+    motion = text + 0.01 * rng.normal(size=text.shape)
+    r, size = metrics.r_precision(motion, text, rng=rng)
+    assert size == 32 and np.allclose(r, 1.0)
+    shuffled = motion[rng.permutation(len(motion))]
+    r, _ = metrics.r_precision(shuffled, text, rng=rng)
+    assert np.allclose(r, [1 / 32, 2 / 32, 3 / 32], atol=0.03)
+
+
+def test_distinct_label_batches():
+    labels = ["a"] * 10 + ["b"] * 10 + ["c"] * 5 + [f"x{i}" for i in range(5)]
+    batches = metrics.distinct_label_batches(labels, batch_size=3, rng=np.random.default_rng(0))
+    assert batches and all(len(b) == 3 and len({labels[i] for i in b}) == 3 for b in batches)
+    used = np.concatenate(batches)
+    assert len(set(used.tolist())) == len(used)
+    assert len(used) >= 27            # nearly everything fits in some batch
+    # Fewer labels than the batch size: the batch shrinks to the number of labels.
+    small = metrics.distinct_label_batches(["a", "b", "a", "b"], batch_size=32)
+    assert [len(b) for b in small] == [2, 2]
+
+
+def test_diversity_multimodality_matching():
+    same = np.ones((50, 8))
+    assert metrics.diversity(same) == 0.0
+    assert metrics.multimodality(np.ones((4, 3, 8))) == 0.0
+    pts = np.eye(4)   # all pairwise distances sqrt(2)
+    assert metrics.diversity(pts) == pytest.approx(np.sqrt(2))
+    assert metrics.matching_score(pts, pts) == 0.0
+
+
+def _walk(T: int, slide: bool) -> np.ndarray:
+    """A planted-foot walk (feet step and stop) or the same body gliding with feet on the floor."""
+    rest = skeleton.rest_pose().astype(np.float64)
+    j = np.repeat(rest[None], T, axis=0)
+    t = np.arange(T)
+    speed = 1.2 / skeleton.FPS              # 1.2 m/s
+    j[:, :, 2] += speed * t[:, None]
+    if not slide:
+        # Each toe stays fixed while on the floor and swings (lifted) to catch up.
+        for k, toe in enumerate(metrics.SKATE_JOINTS):
+            phase = (t + 10 * k) % 20
+            planted = phase < 10
+            anchor = np.where(planted, t - phase, t - phase + 10)
+            j[:, toe, 2] = rest[toe, 2] + speed * np.where(planted, anchor, t)
+            j[:, toe, 1] = np.where(planted, 0.0, 0.15)
+    return j
+
+
+def test_foot_skating_and_jerk():
+    assert metrics.foot_skating_ratio(_walk(80, slide=True)) > 0.9
+    assert metrics.foot_skating_ratio(_walk(80, slide=False)) < 0.1
+    line = np.linspace(0, 1, 30)[:, None, None] * np.ones((1, 22, 3))
+    assert metrics.jerk(line) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.jerk(line ** 3) > 0
+
+
+def test_linear_interpolation_baseline_hits_keys():
+    walk = features.canonicalize(_walk(41, slide=False)).astype(np.float32)
+    keys = [Keyframe(0, walk[0], True), Keyframe(40, walk[40], True)]
+    lerp = benchmark.interpolate_keys(keys, 41)
+    assert np.allclose(lerp[[0, 40]], walk[[0, 40]], atol=1e-6)
+    assert np.allclose(lerp[20], 0.5 * (walk[0] + walk[40]), atol=1e-5)
+
+
+# -- a tiny labelled dataset and evaluator ---------------------------------------------------------
+CONTENTS = {"walk": "walks forward", "wave": "waves the right hand", "jump": "jumps up and down"}
+STYLES = {"slow": "slowly", "fast": "quickly"}
+
+
+def _clip(content: str, style: str, T: int, rng: np.random.Generator) -> np.ndarray:
+    rest = skeleton.rest_pose().astype(np.float64)
+    t = np.arange(T)[:, None]
+    rate = 0.5 if style == "slow" else 1.0
+    j = np.repeat(rest[None], T, axis=0)
+    if content in ("walk", "kick"):
+        j[:, [7, 10], 2] += 0.12 * np.sin(rate * t / 2)
+        j[:, [8, 11], 2] -= 0.12 * np.sin(rate * t / 2)
+        j[:, :, 2] += (0.07 if content == "walk" else 0.0) * rate * t
+    elif content == "wave":
+        j[:, [19, 21], 1] += 0.3 + 0.15 * np.sin(rate * t)
+        j[:, [21], 0] += 0.1 * np.cos(rate * t)
+    else:
+        j[:, :, 1] += 0.2 * np.abs(np.sin(rate * t / 3))
+    j += 0.003 * rng.normal(size=j.shape)
+    return j
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    clips, feats, joints = [], [], []
+    pairs = [(c, s) for c in CONTENTS for s in STYLES] + [("kick", "slow")]
+    for content, style in pairs:
+        for k in range(6):
+            split = "ood" if content == "kick" else (["train"] * 4 + ["val", "test"])[k]
+            j = _clip(content, style, int(rng.integers(50, 90)), rng)
+            verb = CONTENTS.get(content, "kicks")
+            clips.append({"id": f"{content}_{style}_{k}", "source": "synthetic", "dataset": "synthetic",
+                          "content": content, "style": style, "split": split,
+                          "captions": [f"a person {verb} {STYLES[style]}", f"someone {verb} {STYLES[style]}"],
+                          "paraphrases": [f"a figure is seen as it {verb} {STYLES[style]}"],
+                          "mirror_captions": [], "notes": ""})
+            feats.append(features.joints_to_features(j))
+            joints.append(features.canonicalize(j)[:-1].astype(np.float32))
+    out = tmp_path_factory.mktemp("tiny_data")
+    write_dataset(out, clips, feats, joints, {"name": "synthetic"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_evaluator(tiny_data, tmp_path_factory) -> Path:
+    import train_evaluator
+    run = tmp_path_factory.mktemp("evaluator")
+    train_evaluator.main([f"--data={tiny_data}", f"--out={run}", "--preset=tiny", "--text_encoder=hash",
+                          "--steps=90", "--batch=16", "--lr=3e-3", "--warmup=10", "--log_every=30",
+                          "--val_every=90", "--min_frames=20", "--dropout=0.0"])
+    return run
+
+
+def test_evaluator_training_loss_falls(tiny_evaluator, tiny_data):
+    rows = list(csv.DictReader(open(tiny_evaluator / "log.csv")))
+    losses = [float(r["loss"]) for r in rows]
+    assert losses[-1] < 0.7 * losses[0]
+    ev = Evaluator.from_checkpoint(tiny_evaluator / "evaluator.pt")
+    ds = MotionDataset(tiny_data)
+    idx = ds.split("train")
+    m = ev.embed_features([ds.features(i) for i in idx])
+    assert m.shape == (len(idx), 16) and np.allclose(np.linalg.norm(m, axis=1), 1, atol=1e-5)
+    t = ev.embed_texts([ds.clips[i]["captions"][0] for i in idx])
+    r, size = metrics.r_precision(m, t, [benchmark.label(ds.clips[i]) for i in idx])
+    assert size == 6 and r[2] > 0.6    # chance is 3/6
+    # Embeddings do not depend on how much padding a batch needed.
+    alone = ev.embed_features([ds.features(idx[0])])
+    assert np.allclose(alone, m[:1], atol=1e-5)
+
+
+# -- benchmarks end to end -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["t2m", "keyframes", "vae", "latency"])
+def test_benchmark_cli_quick(name, tiny_model_dir, tiny_evaluator, tiny_data, tmp_path, capsys):
+    args = [name, "--model", str(tiny_model_dir), "--evaluator", str(tiny_evaluator / "evaluator.pt"),
+            "--data", str(tiny_data), "--quick", "--out", str(tmp_path)]
+    if name == "vae":
+        bvh = tmp_path / "bvh"
+        bvh.mkdir()
+        (bvh / "broken.bvh").write_text("not a bvh file")
+        args += ["--bvh-dir", str(bvh)]
+    if name == "latency":
+        args += ["--runs", "1", "--seconds", "2", "3"]
+    assert evaluate_main(args) == 0
+    doc = json.loads((tmp_path / f"{name}.json").read_text())
+    assert doc["rows"] and doc["table"] in capsys.readouterr().out
+    if name == "t2m":
+        rows = {r["motions"]: r for r in doc["rows"]}
+        assert set(rows) >= {"real", "generated", "generated (paraphrases)", "unconditional (cfg 0)"}
+        assert rows["real"]["R@3"]["mean"] > 0.6 and rows["generated"]["MModality"]["mean"] >= 0
+        assert "distinct (content, style)" in doc["table"]
+    if name == "keyframes":
+        methods = {(r["split"], r["keys"], r["method"]) for r in doc["rows"]}
+        assert ("test", "every 20", "linear interp.") in methods and ("ood", "sparse", "model, no keys") in methods
+        dense = next(r for r in doc["rows"] if r["keys"] == "every 20" and r["method"] == "model")
+        assert dense["key err (mm)"] < 10
+    if name == "vae":
+        assert doc["rows"][-1]["skipped"] == 1 and doc["rows"][0]["MPJPE (mm)"] > 0
+    if name == "latency":
+        assert len(doc["rows"]) == 4 and all(r["total (s)"] > 0 for r in doc["rows"])
