@@ -12,11 +12,17 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterator
 
-# Before gradio is imported anywhere: the app never talks to the network on its own.
+# Before gradio (and huggingface_hub, which reads these once at import) is imported anywhere:
+# the app never talks to the network on its own (no analytics, no Hub look-ups, no update check).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from momadiff.pipeline import MAX_SECONDS, MIN_SECONDS, Pipeline  # noqa: E402
+from momadiff.pipeline import (MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS,  # noqa: E402
+                               MIN_SECONDS, Pipeline)
 from momadiff.ui import handlers as H  # noqa: E402
+from momadiff.ui.outputs import MAX_AGE_SECONDS  # noqa: E402
 from momadiff.ui.poses import load_poses  # noqa: E402
 from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
 from momadiff.ui.timeline import KEYS_ID, REFRESH_JS, SELECTED_ID, timeline_kwargs  # noqa: E402
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
     import gradio as gr
 
 DEFAULT_SECONDS = 6.0
+# Gradio refuses bigger uploads before a handler sees them (the handlers check their own limits too).
+MAX_UPLOAD_BYTES = H.MAX_BVH_BYTES
 EXAMPLES = [
     "a person walks forward",
     "a person runs forward quickly",
@@ -72,8 +80,10 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps)
 
     private = {"api_visibility": "private"}
-    # delete_cache: Gradio copies every output file into its own cache; prune that too.
-    with gr.Blocks(title="MoMADiff: text to motion with keyframes", delete_cache=(1800, 3600)) as demo:
+    # delete_cache: Gradio copies every output file into its own cache; prune that at the same age
+    # as our request folders (momadiff.ui.outputs, MOMADIFF_OUTPUT_MAX_AGE).
+    age = max(1, int(MAX_AGE_SECONDS))
+    with gr.Blocks(title="MoMADiff: text to motion with keyframes", delete_cache=(min(1800, age), age)) as demo:
         gr.Markdown("### MoMADiff · text → 3D human motion with sparse keyframes "
                     "<span style='font-weight:normal;font-size:14px;color:#6b7280'>· place key poses on the "
                     "timeline (optional), generate, and watch keyframes come first and the gaps fill in</span>")
@@ -87,7 +97,9 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 with gr.Row():
                     seconds = gr.Slider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.5,
                                         label="Duration (s)", elem_id="momadiff-seconds", scale=3)
-                    seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", scale=1, min_width=90)
+                    # No precision=0: Gradio's rounding fails on a NaN sent to the API without a
+                    # message; the pipeline checks the seed (a whole number >= 0) and says why.
+                    seed = gr.Number(value=0, minimum=0, step=1, label="Seed", scale=1, min_width=90)
                     dice = gr.Button("Random seed", scale=0, min_width=110, size="sm")
                 timeline = gr.HTML(**timeline_kwargs(load_poses(), DEFAULT_SECONDS))
                 notice = gr.Markdown("", elem_id="momadiff-notice")
@@ -109,9 +121,11 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                             bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)", scale=1)
                 with gr.Accordion("Advanced", open=False):
                     with gr.Row():
-                        cfg = gr.Slider(0, 10, value=s.cfg_scale, step=0.1, label="Guidance scale")
-                        iters = gr.Slider(1, 32, value=s.iterations, step=1, label="Transformer iterations")
-                        ddim = gr.Slider(1, 100, value=s.ddim_steps, step=1, label="DDIM steps")
+                        # The server's limits (pipeline.py) are the sliders' ranges: one source of truth.
+                        cfg = gr.Slider(0, MAX_CFG_SCALE, value=s.cfg_scale, step=0.1, label="Guidance scale")
+                        iters = gr.Slider(1, MAX_ITERATIONS, value=s.iterations, step=1,
+                                          label="Transformer iterations")
+                        ddim = gr.Slider(1, MAX_DDIM_STEPS, value=s.ddim_steps, step=1, label="DDIM steps")
                 with gr.Accordion("Restore a session", open=False):
                     session_file = gr.File(label="session.json", file_types=[".json"], height=90)
             with gr.Column(scale=5):
@@ -162,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    build_demo(pipe).launch(server_name=a.host, server_port=a.port)
+    build_demo(pipe).launch(server_name=a.host, server_port=a.port, max_file_size=MAX_UPLOAD_BYTES)
     return 0
 
 

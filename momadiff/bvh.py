@@ -44,6 +44,9 @@ _CHANNEL_LOOKUP = {c.lower(): c for c in CHANNEL_NAMES}
 _AXIS = {"X": 0, "Y": 1, "Z": 2}
 _FRAMES_RE = re.compile(r"^\s*frames\s*:?\s*(\S*)\s*$", re.IGNORECASE)
 _FRAME_TIME_RE = re.compile(r"^\s*frame[\s_-]*time\s*:?\s*(\S*)\s*$", re.IGNORECASE)
+# A count in the file: ASCII digits only (str.isdigit also accepts '²', which int() refuses) and
+# short enough for int() (Python refuses > 4300 digits; no file holds 10**12 of anything).
+_COUNT_RE = re.compile(r"[0-9]{1,12}")
 
 WRITE_ORDER = "ZXY"
 WRITE_CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation")
@@ -194,6 +197,10 @@ def loads(text: str | bytes) -> BVHAnimation:
     return anim
 
 
+def _is_count(tok: str) -> bool:
+    return _COUNT_RE.fullmatch(tok) is not None
+
+
 def _decode(data: bytes) -> str:
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -251,15 +258,15 @@ class _Stream:
             v = float(tok)
         except ValueError:
             raise BVHError(f"line {self.line}: expected a number for {what}, "
-                           f"found {tok!r}") from None
+                           f"found {tok[:40]!r}") from None
         if not np.isfinite(v):
-            raise BVHError(f"line {self.line}: {what} is {tok!r}; values must be finite")
+            raise BVHError(f"line {self.line}: {what} is {tok[:40]!r}; values must be finite")
         return v
 
     def expect(self, keyword: str) -> None:
         tok = self.next(repr(keyword))
         if tok.upper() != keyword.upper():
-            raise BVHError(f"line {self.line}: expected {keyword!r}, found {tok!r}")
+            raise BVHError(f"line {self.line}: expected {keyword!r}, found {tok[:40]!r}")
 
 
 def _parse_hierarchy(lines: list[str]) -> tuple[BVHAnimation, int]:
@@ -328,14 +335,14 @@ def _parse_hierarchy(lines: list[str]) -> tuple[BVHAnimation, int]:
             if channels[j] is not None:
                 raise BVHError(f"line {s.line}: second CHANNELS line for joint {names[j]!r}")
             count_tok = s.next("a channel count")
-            if not count_tok.isdigit() or int(count_tok) > 64:
-                raise BVHError(f"line {s.line}: bad channel count {count_tok!r} for joint "
+            if not _is_count(count_tok) or int(count_tok) > 64:
+                raise BVHError(f"line {s.line}: bad channel count {count_tok[:40]!r} for joint "
                                f"{names[j]!r}")
             chans = []
             for _ in range(int(count_tok)):
                 c = s.next("a channel name")
                 if c.lower() not in _CHANNEL_LOOKUP:
-                    raise BVHError(f"line {s.line}: unknown channel {c!r} for joint {names[j]!r}; "
+                    raise BVHError(f"line {s.line}: unknown channel {c[:40]!r} for joint {names[j]!r}; "
                                    f"expected one of {', '.join(CHANNEL_NAMES)}")
                 chans.append(_CHANNEL_LOOKUP[c.lower()])
             channels[j] = chans
@@ -374,18 +381,18 @@ def _parse_motion_header(lines: list[str], start: int) -> tuple[int, float, int,
             continue
         if frames is None and (m := _FRAMES_RE.match(line)):
             tok = m.group(1)
-            if not tok.isdigit():
-                raise BVHError(f"line {i}: 'Frames:' needs a whole number, found {tok!r}")
+            if not _is_count(tok):
+                raise BVHError(f"line {i}: 'Frames:' needs a whole number, found {tok[:40]!r}")
             frames, frames_line = int(tok), i
         elif frame_time is None and (m := _FRAME_TIME_RE.match(line)):
             try:
                 frame_time = float(m.group(1))
             except ValueError:
                 raise BVHError(f"line {i}: 'Frame Time:' needs a number, found "
-                               f"{m.group(1)!r}") from None
+                               f"{m.group(1)[:40]!r}") from None
             if not (np.isfinite(frame_time) and frame_time > 0):
                 raise BVHError(f"line {i}: 'Frame Time:' must be a positive number of seconds, "
-                               f"found {m.group(1)!r}")
+                               f"found {m.group(1)[:40]!r}")
         else:
             want = "'Frames:'" if frames is None else "'Frame Time:'"
             raise BVHError(f"line {i}: expected {want} after MOTION, found {line.strip()[:40]!r}")

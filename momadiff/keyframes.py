@@ -50,21 +50,37 @@ class Keyframe:
         if "frame" not in d or "joints" not in d:
             raise KeyframeError("a keyframe needs 'frame' and 'joints'")
         frame = d["frame"]
-        if isinstance(frame, bool) or not isinstance(frame, (int, float)) or not float(frame).is_integer():
-            raise KeyframeError(f"keyframe frame must be a whole number, got {frame!r}")
+        # JSON integers are unbounded: check ints as ints (float() of a 400-digit int overflows).
+        if isinstance(frame, bool) or not (isinstance(frame, int) or isinstance(frame, float) and frame.is_integer()):
+            raise KeyframeError(f"keyframe frame must be a whole number, got {repr(frame)[:40]}")
+        if frame < 0:
+            raise KeyframeError(f"keyframe frame must be 0 or more, got {int(frame)}")
         try:
             joints = np.asarray(d["joints"], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise KeyframeError(f"keyframe at frame {int(frame)}: 'joints' must be 22 [x, y, z] numbers") from None
         return cls(frame=int(frame), joints=joints, fix_root=bool(d.get("fix_root", False)))
 
 
 def keyframes_from_json(text: str) -> list[Keyframe]:
     """Parse a JSON list of {"frame", "joints", "fix_root"?} objects (no BVH references here)."""
+    return keyframes_from_data(parse_json(text))
+
+
+def parse_json(text: str) -> Any:
+    """The keyframes' JSON text parsed (empty text is an empty list); KeyframeError if it isn't JSON."""
     try:
-        data = json.loads(text) if text and text.strip() else []
+        return json.loads(text) if text and text.strip() else []
     except json.JSONDecodeError as e:
         raise KeyframeError(f"keyframes are not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise KeyframeError("keyframes JSON is nested too deeply") from None
+    except ValueError as e:   # e.g. an integer of more than 4300 digits
+        raise KeyframeError(f"keyframes are not usable JSON: {str(e)[:80]}") from None
+
+
+def keyframes_from_data(data: Any) -> list[Keyframe]:
+    """Keyframes from parsed JSON: a list of keyframe objects, or {"keyframes": [...]}."""
     if isinstance(data, dict) and "keyframes" in data:
         data = data["keyframes"]
     if not isinstance(data, list):

@@ -4,10 +4,8 @@ download motion.npy and check the motion passes through the keys. Also the /gene
 gradio_client. Screenshots go to tests/artifacts/ (git-ignored)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -16,30 +14,19 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-ROOT = Path(__file__).resolve().parent.parent
+from apphelpers import app_in_process  # noqa: E402
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tiny_pipeline, tmp_path_factory):
     os.environ["MOMADIFF_OUTPUT_DIR"] = str(tmp_path_factory.mktemp("app_outputs"))
-    spec = importlib.util.spec_from_file_location("momadiff_app", ROOT / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    demo = app.build_demo(tiny_pipeline)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with app_in_process(tiny_pipeline) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,9 @@ def test_vae_overfits_and_resumes(tiny_data, tmp_path):
     common = [f"--data={tiny_data}", f"--out={out}", "--preset=tiny", "--crop=16", "--batch=8",
               "--log_every=10", "--val_every=100000", "--threads=1", "--lr=3e-3", "--warmup=10"]
     run("train_vae.py", *common, "--steps=200")
-    l = losses(out)
-    assert l[-1] < 0.5 * l[0] if l[0] > 0 else l[-1] < l[0] - 0.5
+    # The total can go negative (Laplace NLL); reconstruction error in joint space must fall.
+    pos, l1 = losses(out, "pos"), losses(out, "l1")
+    assert np.mean(pos[-3:]) < 0.5 * pos[0] and np.mean(l1[-3:]) < l1[0]
     ck = checkpoint.load(out / "vae.pt", kind="vae")
     assert ck["step"] == 200 and "model_ema" in ck and ck["mean"].shape == (263,)
     r = run("train_vae.py", *common, "--steps=220", "--resume")

@@ -167,3 +167,28 @@ class Throughput:
         out = (self.steps / dt, self.samples / dt)
         self.__init__()
         return out
+
+
+class Clock:
+    """Saves every few minutes and stops after a wall-time budget. In DDP rank 0's clock decides
+    for everyone, so all processes stop after the same step (a collective would hang otherwise)."""
+
+    def __init__(self, ckpt_minutes: float, max_minutes: float):
+        self.ckpt_s = ckpt_minutes * 60
+        self.max_s = max_minutes * 60
+        self.start = self.last = time.time()
+
+    def tick(self, save, step: int) -> bool:
+        """Call once per step; saves when due; True when the budget is spent (after saving)."""
+        now = time.time()
+        flags = torch.tensor([now - self.last > self.ckpt_s, bool(self.max_s) and now - self.start > self.max_s],
+                             dtype=torch.int32)
+        if dist.is_initialized():
+            dist.broadcast(flags, src=0)
+        due, out_of_time = bool(flags[0]), bool(flags[1])
+        if due or out_of_time:
+            save()
+            self.last = time.time()
+        if out_of_time and is_main():
+            print(f"stopping after {self.max_s / 60:g} minutes at step {step}; resume with --resume")
+        return out_of_time

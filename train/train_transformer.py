@@ -13,7 +13,6 @@ import dataclasses
 import math
 import shutil
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -220,7 +219,7 @@ def main(argv: list[str]) -> None:
 
     log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s"])
     meter = common.Throughput()
-    t_start = last_ckpt = time.time()
+    clock = common.Clock(cfg.ckpt_minutes, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="t2m", dynamic_ncols=True)
     model.train()
     head.train()
@@ -254,13 +253,7 @@ def main(argv: list[str]) -> None:
                 log.write(row)
                 bar.set_postfix(loss=row["loss"], sps=row["steps_per_s"])
                 log.plot(["loss"])
-        out_of_time = cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60
-        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or out_of_time:
-            save()
-            last_ckpt = time.time()
-        if out_of_time:
-            if common.is_main():
-                print(f"stopping after {cfg.max_minutes} minutes at step {step}; resume with --resume")
+        if clock.tick(save, step):
             break
     bar.close()
     save(final=step >= cfg.steps)

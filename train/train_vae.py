@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -160,7 +159,7 @@ def main(argv: list[str]) -> None:
     log = common.RunLog(run, ["step", "loss", "nll", "l1", "kl", "vel", "pos", "root", "key", "lr",
                               "steps_per_s", "clips_per_s", "val_mpjpe_mm", "val_local_mm"])
     meter = common.Throughput()
-    t_start = last_ckpt = time.time()
+    clock = common.Clock(cfg.ckpt_minutes, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="vae", dynamic_ncols=True)
     vae.train()
     kenc.train()
@@ -197,13 +196,7 @@ def main(argv: list[str]) -> None:
                 log.write(row)
                 bar.set_postfix(loss=row["loss"], key=row["key"], sps=row["steps_per_s"])
                 log.plot(["loss", "l1", "pos", "key", "val_mpjpe_mm", "val_local_mm"])
-        out_of_time = cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60
-        if time.time() - last_ckpt > cfg.ckpt_minutes * 60 or out_of_time:
-            save()
-            last_ckpt = time.time()
-        if out_of_time:
-            if common.is_main():
-                print(f"stopping after {cfg.max_minutes} minutes at step {step}; resume with --resume")
+        if clock.tick(save, step):
             break
     bar.close()
     save(final=step >= cfg.steps)

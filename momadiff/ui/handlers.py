@@ -7,6 +7,7 @@ logged with its traceback server-side and the user sees a generic message. Messa
 """
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ import random
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -31,7 +32,12 @@ log = logging.getLogger("momadiff.app")
 GENERIC_ERROR = "Something went wrong on the server; the error was logged. Please try again."
 FILMSTRIP_FRAMES = 8
 MAX_BVH_BYTES = 64 * 1024 * 1024   # tighter than bvh.MAX_FILE_BYTES: an upload, not a local file
-T = TypeVar("T")
+
+
+def shown(message: str) -> str:
+    """A message as text inside Markdown/HTML: messages quote user input (prompts, file names,
+    file contents), which must be displayed, never rendered as markup."""
+    return html.escape(str(message), quote=False)
 
 
 def notify(message: str, level: str = "warning") -> None:
@@ -39,21 +45,23 @@ def notify(message: str, level: str = "warning") -> None:
     import gradio as gr
     with warnings.catch_warnings():   # outside an event Gradio falls back to warnings.warn
         warnings.simplefilter("ignore")
-        (gr.Warning if level == "warning" else gr.Info)(message)
+        (gr.Warning if level == "warning" else gr.Info)(shown(message))   # toasts render HTML
 
 
-def _guard(fn: Callable[[], T], fallback: Callable[[str], T]) -> T:
-    """Run fn; user errors (ValueError) -> fallback(message) with a toast; others logged too."""
+def _guard(fn: Callable[[], tuple[Any, ...]], fallback: Callable[[str], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """Run fn; user errors (ValueError) -> fallback(message) with a toast; others logged too.
+    Every guarded handler returns its message (for a Markdown output) last: it is escaped here."""
     try:
-        return fn()
+        out = fn()
     except ValueError as e:
         msg = str(e) or type(e).__name__
         notify(msg)
-        return fallback(msg)
+        out = fallback(msg)
     except Exception:
         log.exception("handler failed")
         notify(GENERIC_ERROR)
-        return fallback(GENERIC_ERROR)
+        out = fallback(GENERIC_ERROR)
+    return (*out[:-1], shown(out[-1]))
 
 
 def _no_change() -> Any:
@@ -235,7 +243,7 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
             yield bar, strip, status, keep(), keep(), keep(), keep()
     except ValueError as e:
         notify(str(e))
-        yield (keep(), keep(), f"⚠️ {e}", keep(), keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep(), keep())
         return
     except Exception:
         log.exception("generation failed")
@@ -267,7 +275,7 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
         yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.", str(video), files, mesh_video, glb
     except ValueError as e:
         notify(str(e))
-        yield (keep(), keep(), f"⚠️ {e}", keep(), keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep(), keep())
     except Exception:
         log.exception("writing the outputs failed")
         notify(GENERIC_ERROR)

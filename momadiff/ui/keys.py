@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import skeleton
-from ..keyframes import Keyframe, KeyframeError, keyframes_from_json, validate
+from ..keyframes import Keyframe, KeyframeError, keyframes_from_data, parse_json, validate
 from ..pipeline import MAX_KEYFRAMES
 
 def key_dict(frame: int, joints: np.ndarray, fix_root: bool = False, label: str = "") -> dict[str, Any]:
@@ -25,13 +25,17 @@ def key_dict(frame: int, joints: np.ndarray, fix_root: bool = False, label: str 
 def parse_keys(text: str | None) -> list[dict[str, Any]]:
     """The keys JSON -> key dicts (labels kept), checked for shape and sorted by frame.
     Raises KeyframeError with a user-facing message. Empty text means no keys."""
-    keys = keyframes_from_json(text or "")
+    return keys_from_data(parse_json(text or ""))
+
+
+def keys_from_data(data: Any) -> list[dict[str, Any]]:
+    """parse_keys on already parsed JSON (a list of key objects, or {"keyframes": [...]})."""
+    keys = keyframes_from_data(data)
     if len(keys) > MAX_KEYFRAMES:
         raise KeyframeError(f"{len(keys)} keyframes is more than the {MAX_KEYFRAMES} allowed")
-    data = json.loads(text) if text and text.strip() else []
     if isinstance(data, dict):
         data = data.get("keyframes", [])
-    labels = [str(d.get("label", "")) if isinstance(d, dict) else "" for d in data]
+    labels = [d.get("label") if isinstance(d, dict) and isinstance(d.get("label"), str) else "" for d in data]
     # Frame range is checked later against the duration; here only the pose itself.
     validate(keys, max(k.frame for k in keys) + 1 if keys else 1)
     out = [key_dict(k.frame, k.joints, k.fix_root, lab) for k, lab in zip(keys, labels)]

@@ -7,8 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-MAX_AGE_SECONDS = 3600   # a download link older than this is stale anyway
-KEEP_LAST = 32           # and never more folders than this, whatever their age
+# Overridable for a deployment (and tests) with MOMADIFF_OUTPUT_MAX_AGE / MOMADIFF_OUTPUT_KEEP.
+MAX_AGE_SECONDS = float(os.environ.get("MOMADIFF_OUTPUT_MAX_AGE") or 3600)   # a download link older than this is stale
+KEEP_LAST = max(1, int(os.environ.get("MOMADIFF_OUTPUT_KEEP") or 32))       # never more folders than this
 
 
 def output_root() -> Path:
@@ -19,8 +20,11 @@ def output_root() -> Path:
     return root
 
 
-def prune(root: Path, max_age: float = MAX_AGE_SECONDS, keep: int = KEEP_LAST) -> int:
-    """Delete request folders older than max_age, and the oldest beyond `keep`. Returns how many."""
+def prune(root: Path, max_age: float | None = None, keep: int | None = None) -> int:
+    """Delete request folders older than max_age, and the oldest beyond `keep` (default: the
+    module's MAX_AGE_SECONDS and KEEP_LAST, read at call time). Returns how many."""
+    max_age = MAX_AGE_SECONDS if max_age is None else max_age
+    keep = KEEP_LAST if keep is None else keep
     now = time.time()
     dirs = []
     for d in root.iterdir():

@@ -10,18 +10,20 @@ a session and generating again reproduces the motion bit for bit on the same mod
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict
 from typing import Any
 
 from .. import __version__
-from ..pipeline import MAX_SECONDS, MIN_SECONDS, Pipeline
-from .keys import keys_json, parse_keys
+from ..pipeline import MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS, MIN_SECONDS, Pipeline
+from .keys import keys_from_data, keys_json
 
 FORMAT = "momadiff-session"
 VERSION = 1
 MAX_SESSION_BYTES = 4 * 1024 * 1024   # a session with 64 keys is ~100 kB
+# The server's limits (pipeline.py): a session can't restore a setting Generate would refuse.
+SETTING_LIMITS = {"cfg_scale": (0.0, MAX_CFG_SCALE, False), "iterations": (1, MAX_ITERATIONS, True),
+                  "ddim_steps": (1, MAX_DDIM_STEPS, True)}
 
 
 class SessionError(ValueError):
@@ -63,21 +65,32 @@ def read_session(data: bytes | str) -> dict[str, Any]:
         doc = json.loads(data)
     except json.JSONDecodeError as e:
         raise SessionError(f"this file is not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise SessionError("this JSON is nested too deeply to be a session") from None
+    except ValueError as e:   # e.g. an integer of more than 4300 digits
+        raise SessionError(f"this file is not usable JSON: {str(e)[:80]}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SessionError("this JSON is not a momadiff session (no \"format\": \"momadiff-session\")")
     if doc.get("version") != VERSION:
-        raise SessionError(f"session version {doc.get('version')!r} is not supported (this app reads {VERSION})")
+        raise SessionError(f"session version {repr(doc.get('version'))[:40]} is not supported (this app reads {VERSION})")
     text = doc.get("text")
     if not isinstance(text, str):
         raise SessionError("the session has no text")
     seconds, seed = doc.get("seconds"), doc.get("seed")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
-            or not MIN_SECONDS <= seconds <= MAX_SECONDS:
-        raise SessionError(f"session duration {seconds!r} is not between {MIN_SECONDS:g} and {MAX_SECONDS:g} s")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SessionError(f"session seed {seed!r} is not a non-negative whole number")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not MIN_SECONDS <= seconds <= MAX_SECONDS:
+        raise SessionError(f"session duration {str(seconds)[:40]} is not between {MIN_SECONDS:g} and {MAX_SECONDS:g} s")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+        raise SessionError(f"session seed {str(seed)[:40]} is not a whole number from 0 to 2**63 - 1")
     settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
-    keys = parse_keys(json.dumps(doc.get("keyframes") or []))
+    for name, (lo, hi, whole) in SETTING_LIMITS.items():
+        v = settings.get(name)
+        # A range check, not isfinite: it is False for NaN and inf and never overflows on huge ints.
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi
+                              or whole and v != int(v)):
+            raise SessionError(f"session setting {name} = {str(v)[:40]} is not a "
+                               f"{'whole ' if whole else ''}number from {lo:g} to {hi:g}")
+    keys = keys_from_data(doc.get("keyframes") or [])
+    whole = lambda name: None if settings.get(name) is None else int(settings[name])
     return {"text": text, "seconds": float(seconds), "seed": seed, "keys_json": keys_json(keys),
-            "cfg_scale": settings.get("cfg_scale"), "iterations": settings.get("iterations"),
-            "ddim_steps": settings.get("ddim_steps"), "model": doc.get("model") or {}}
+            "cfg_scale": settings.get("cfg_scale"), "iterations": whole("iterations"),
+            "ddim_steps": whole("ddim_steps"), "model": doc.get("model") or {}}
