@@ -40,7 +40,7 @@ EXAMPLES = [
     "a person bows politely",
     "a person raises both hands above the head",
     "someone walks forward and turns left",
-    "a person kicks with the right leg",
+    "a person walks backwards",
     "a person waves both hands happily",
 ]
 HOW_IT_WORKS = """
@@ -75,8 +75,8 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
     def generate(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
                  iterations: int, ddim_steps: int) -> Iterator[tuple[Any, ...]]:
         """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}).
-        Returns: stage bar, filmstrip, status, skeleton video, [motion.npy, motion.bvh, session.json],
-        mesh video, GLB."""
+        Returns: stage bar, filmstrip, status, skeleton video,
+        [motion.npy, motion.bvh, session.json, motion.glb], GLB preview (the mannequin, in place)."""
         yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps)
 
     private = {"api_visibility": "private"}
@@ -138,15 +138,18 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                                  elem_id="momadiff-video", interactive=False)
                 files = gr.File(label="Downloads", file_count="multiple", elem_id="momadiff-files",
                                 interactive=False)
-                # Slot for the mesh outputs (momadiff.ui.handlers.render_mesh_outputs fills them).
-                with gr.Accordion("Mesh (coming soon)", open=False):
-                    mesh_video = gr.Video(label="Mesh animation", interactive=False)
-                    glb = gr.Model3D(label="GLB")
+                with gr.Accordion("Mesh: mannequin video and 3D view", open=True):
+                    with gr.Row():
+                        mesh = gr.Video(label="Mannequin (rendered after the skeleton video)", height=260,
+                                        autoplay=True, loop=True, interactive=False, elem_id="momadiff-mesh")
+                        glb = gr.Model3D(label="3D view (drag to orbit; motion.glb is in the downloads)",
+                                         height=260, elem_id="momadiff-glb")
                 with gr.Accordion("How it works", open=False):
                     gr.Markdown(HOW_IT_WORKS)
 
         go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
-                 [stagebar, strip, status, video, files, mesh_video, glb], api_name="generate")
+                 [stagebar, strip, status, video, files, glb], api_name="generate"
+                 ).then(H.mesh_video, files, mesh, **private)
         dice.click(H.random_seed, None, seed, **private)
         examples.input(lambda e: e or gr.update(), examples, prompt, **private)
         keys.change(None, [keys, seconds], None, js=REFRESH_JS)

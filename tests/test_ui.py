@@ -151,13 +151,15 @@ def test_generate_streams_stages_then_files_and_video(tiny_pipeline):
     assert "data-kind='masked'" in stages[0][0] and "data-kind='new'" in stages[-1][0]
     last_row = stages[-1][0].split("class='mstage-row'")[-1]
     assert "data-kind='masked'" not in last_row
-    *_, status, video, files, mesh, glb = out[-1]
+    *_, status, video, files, preview = out[-1]
     assert Path(video).stat().st_size > 1000 and "done" in status
-    assert [Path(f).name for f in files] == ["motion.npy", "motion.bvh", "session.json"]
+    assert [Path(f).name for f in files] == ["motion.npy", "motion.bvh", "session.json", "motion.glb"]
+    assert Path(preview).name == "preview.glb" and Path(preview).stat().st_size > 10000
     joints = np.load(files[0])
     assert joints.shape == (80, 22, 3)
     assert key_error(joints, K.to_keyframes(K.parse_keys(_keys(10, 60)))).max() < 0.01
-    assert mesh is None and glb is None        # the mesh slot is empty until the renderer lands
+    mesh = H.mesh_video(files)                   # chained after generate in the app
+    assert mesh and Path(mesh).stat().st_size > 1000
 
 
 def test_session_round_trip_reproduces_the_motion_exactly(tiny_pipeline):

@@ -210,10 +210,35 @@ def load_session(file: Any) -> tuple[Any, ...]:
 # ------------------------------------------------------------------------------------------
 # Generate: stream the stages, then write the files and the video.
 
-def render_mesh_outputs(joints: np.ndarray, out_dir: Path, key_frames: Sequence[int]) -> tuple[str | None, str | None]:
-    """SLOT for the mesh outputs: (mesh video mp4 path, GLB path) of the motion, or None each.
-    The mannequin renderer (momadiff.render) plugs in here; until then nothing is rendered."""
-    return None, None
+def render_glbs(joints: np.ndarray, out_dir: Path) -> tuple[str, str]:
+    """(motion.glb: the skinned mannequin with the motion, for downloads; preview.glb: the same
+    in place, for gr.Model3D, whose camera frames the model once and would lose a walker)."""
+    from ..render.glb import write_glb
+    full = write_glb(joints, out_dir / "motion.glb", fps=skeleton.FPS)
+    preview = write_glb(joints, out_dir / "preview.glb", fps=skeleton.FPS, in_place=True)
+    return str(full), str(preview)
+
+
+def mesh_video(files: Sequence[Any] | None) -> Any:
+    """The mannequin video of the last generated motion. Chained after generate rather than part
+    of it: it takes several seconds more, and the skeleton video and downloads should not wait."""
+    from ..render.mesh_video import MeshRenderUnavailable, render_mesh_video
+    joints = motion_from_files(files)
+    paths = {p.name: p for p in map(_path, files or [])}
+    if joints is None or "session.json" not in paths:
+        return None
+    try:
+        session = json.loads(paths["session.json"].read_text(encoding="utf-8"))
+        out = new_request_dir() / "mesh.mp4"
+        return str(render_mesh_video(joints, out, fps=skeleton.FPS, size=(400, 400),
+                                     highlight_frames=[k["frame"] for k in session.get("keys", [])],
+                                     title=str(session.get("text", ""))[:60]))
+    except MeshRenderUnavailable as e:
+        notify(str(e))
+    except Exception:
+        log.exception("mesh video failed")
+        notify(GENERIC_ERROR)
+    return None
 
 
 def _filmstrip(joints: np.ndarray, key_frames: Sequence[int]) -> np.ndarray:
@@ -226,7 +251,7 @@ def _filmstrip(joints: np.ndarray, key_frames: Sequence[int]) -> np.ndarray:
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
              iterations: Any, ddim_steps: Any) -> Iterator[tuple[Any, ...]]:
     """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files,
-    mesh video, GLB): once per sampler stage, once with the files, once with the video.
+    GLB preview): once per sampler stage, once with the files, once with the video and GLB.
     Bad input yields a single message instead; nothing raises."""
     keep = _no_change
     t_start = time.perf_counter()
@@ -240,15 +265,15 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
             stages.append(stage)
             status = f"**{stage_status(stage)}** · {time.perf_counter() - t_start:.2f} s"
             bar, strip = stage_bar_html(stages, pipe.down), _filmstrip(stage.joints, key_frames)
-            yield bar, strip, status, keep(), keep(), keep(), keep()
+            yield bar, strip, status, keep(), keep(), keep()
     except ValueError as e:
         notify(str(e))
-        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep())
         return
     except Exception:
         log.exception("generation failed")
         notify(GENERIC_ERROR)
-        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep())
         return
     t_sample = time.perf_counter() - t_start
     try:
@@ -265,18 +290,19 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
         summary = (f"{len(joints)} frames ({len(joints) / skeleton.FPS:g} s) in {len(stages)} stages, "
                    f"sampled in {t_sample:.2f} s" + (f"; keys matched within {100 * err.max():.2f} cm" if keys else ""))
         # The last stage's bar and strip are repeated so an API caller's final result has them.
-        yield bar, strip, f"**done:** {summary} · rendering the video…", keep(), files, keep(), keep()
+        yield bar, strip, f"**done:** {summary} · rendering the video…", keep(), files, keep()
         from ..render.skeleton import render_skeleton_video
         t0 = time.perf_counter()
         video = render_skeleton_video(joints, out / "skeleton.mp4", fps=skeleton.FPS, size=(480, 480),
                                       highlight_frames=key_frames, title=clean_text[:60])
         t_video = time.perf_counter() - t0
-        mesh_video, glb = render_mesh_outputs(joints, out, key_frames)
-        yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.", str(video), files, mesh_video, glb
+        glb, preview = render_glbs(joints, out)
+        files.append(glb)
+        yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.", str(video), files, preview
     except ValueError as e:
         notify(str(e))
-        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep())
     except Exception:
         log.exception("writing the outputs failed")
         notify(GENERIC_ERROR)
-        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep())
