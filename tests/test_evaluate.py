@@ -200,3 +200,16 @@ def test_benchmark_cli_quick(name, tiny_model_dir, tiny_evaluator, tiny_data, tm
         assert doc["rows"][-1]["skipped"] == 1 and doc["rows"][0]["MPJPE (mm)"] > 0
     if name == "latency":
         assert len(doc["rows"]) == 4 and all(r["total (s)"] > 0 for r in doc["rows"])
+
+
+def test_pop_rate_sees_a_jump_at_a_key_and_not_a_smooth_motion():
+    from momadiff.evaluate import metrics as M
+    t = np.arange(60, dtype=np.float64)
+    smooth = np.zeros((60, 22, 3))
+    smooth[:, :, 2] = 0.05 * t[:, None]                     # constant velocity: zero acceleration
+    jumped = smooth.copy()
+    jumped[30:, :, 0] += 0.1                                 # 10 cm step at frame 30
+    assert M.peak_acceleration(smooth).max() < 1e-9
+    assert M.pop_rate(smooth, [30], threshold=5.0) == 0.0
+    assert M.pop_rate(jumped, [30], threshold=5.0) == 1.0   # 0.1 m * 20^2 = 40 m/s^2 at the step
+    assert M.pop_rate(jumped, [5, 30], threshold=5.0) == 0.5

@@ -252,13 +252,22 @@ def interpolate_keys(keys: Sequence[Keyframe], num_frames: int) -> np.ndarray:
     return out.reshape(num_frames, skeleton.NUM_JOINTS, 3).astype(np.float32)
 
 
-def motion_scores(joints: np.ndarray, real: np.ndarray, keys: Sequence[Keyframe]) -> dict[str, float]:
-    """Key error and MPJPE at non-key frames (mm), foot-skating ratio, jerk (m/s^3)."""
+def motion_scores(joints: np.ndarray, real: np.ndarray, keys: Sequence[Keyframe],
+                  pop_threshold: float) -> dict[str, float]:
+    """Key error and MPJPE at non-key frames (mm), foot-skating ratio, jerk (m/s^3), and the
+    fraction of keys with a pop (peak acceleration near the key above pop_threshold)."""
     free = np.ones(len(real), dtype=bool)
     free[[k.frame for k in keys]] = False
     return {"key err (mm)": 1000 * float(key_error(joints, keys).mean()),
             "MPJPE (mm)": 1000 * metrics.mpjpe(joints, real, free),
-            "skating": metrics.foot_skating_ratio(joints), "jerk": metrics.jerk(joints)}
+            "skating": metrics.foot_skating_ratio(joints), "jerk": metrics.jerk(joints),
+            "pops": metrics.pop_rate(joints, [k.frame for k in keys], pop_threshold)}
+
+
+def real_acceleration_percentile(ds: MotionDataset, q: float = 99.0, limit: int = 300) -> float:
+    """The q-th percentile of real motion's per-frame peak joint acceleration (train clips)."""
+    idx = ds.split("train")[:limit]
+    return float(np.percentile(np.concatenate([metrics.peak_acceleration(ds.joints(i)) for i in idx]), q))
 
 
 def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None = 32, seed: int = 0,
@@ -268,10 +277,12 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
     rng = np.random.default_rng(seed)
     picked = {s: select_clips(ds, s, clips, rng) for s in splits}
     bar = tqdm(total=3 * sum(len(v) for v in picked.values()), desc="keyframes", dynamic_ncols=True)
-    columns = ["split", "keys", "method", "key err (mm)", "MPJPE (mm)", "skating", "jerk", "R@1", "R@3"]
+    columns = ["split", "keys", "method", "key err (mm)", "MPJPE (mm)", "skating", "jerk", "pops", "R@1", "R@3"]
+    pop_threshold = real_acceleration_percentile(ds)
     result = Result("keyframes", columns, settings={"clips": {s: len(v) for s, v in picked.items()},
                                                     "seed": seed, "max_frames": max_frames,
-                                                    "sampler": vars(pipe.sampler), "model": pipe.meta.get("folder")})
+                                                    "sampler": vars(pipe.sampler), "model": pipe.meta.get("folder"),
+                                                    "pop_threshold_m_s2": pop_threshold})
     for split, idx in picked.items():
         acc: dict[tuple[str, str], list[dict[str, float]]] = {}
         motions: dict[str, list[np.ndarray]] = {"real": [], "sparse keys": [], "no keys": []}
@@ -295,7 +306,7 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
                 if keyset == "sparse":
                     motions["sparse keys"].append(gen)
                 for method, j in (("model", gen), ("linear interp.", interpolate_keys(keys, T)), ("model, no keys", free)):
-                    acc.setdefault((keyset, method), []).append(motion_scores(j, real, keys))
+                    acc.setdefault((keyset, method), []).append(motion_scores(j, real, keys, pop_threshold))
             acc.setdefault(("-", "real"), []).append({"skating": metrics.foot_skating_ratio(real),
                                                       "jerk": metrics.jerk(real)})
         retrieval: dict[str, np.ndarray] = {}
@@ -304,7 +315,7 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
                 retrieval[name] = retrieval_row(ev, embed_joints(ev, ms), caps, labels, np.random.default_rng(seed))[0]
         for (keyset, method), vals in acc.items():
             row: dict[str, Any] = {"split": split, "keys": keyset, "method": method}
-            for c in columns[3:7]:
+            for c in columns[3:8]:
                 if c in vals[0]:
                     row[c] = float(np.mean([v[c] for v in vals]))
             name = {("-", "real"): "real", ("sparse", "model"): "sparse keys",
@@ -319,6 +330,8 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
         "sparse (start/middle/end); MPJPE over non-key frames vs the real clip, world coordinates",
         f"skating: GMD ratio (toe below {metrics.SKATE_HEIGHT * 100:.0f} cm sliding > {metrics.SKATE_SPEED} m/s); "
         "jerk in m/s^3",
+        f"pops: fraction of keys whose +-5 frames reach a peak joint acceleration above {pop_threshold:.1f} m/s^2, "
+        "the 99th percentile of real training motion",
         "R@k: the sparse-key and no-key motions (and the real clips) vs their captions, batches of distinct "
         "(content, style) pairs (as many as the split holds, up to 32); ood contents are unseen by the evaluator",
     ]

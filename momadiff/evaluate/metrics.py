@@ -186,6 +186,29 @@ def jerk(joints: np.ndarray, fps: float = skeleton.FPS) -> float:
     return float(np.linalg.norm(third, axis=-1).mean())
 
 
+def peak_acceleration(joints: np.ndarray, fps: float = skeleton.FPS) -> np.ndarray:
+    """Per frame, the largest joint acceleration (m/s^2) of joints [T, J, 3] -> [T] (the first and
+    last frames, which have no second difference, repeat their neighbours)."""
+    j = np.asarray(joints, dtype=np.float64)
+    if len(j) < 3:
+        return np.zeros(len(j))
+    acc = np.linalg.norm(np.diff(j, n=2, axis=0), axis=-1).max(axis=-1) * fps ** 2     # [T-2]
+    return np.concatenate([acc[:1], acc, acc[-1:]])
+
+
+def pop_rate(joints: np.ndarray, key_frames: Sequence[int], threshold: float, window: int = 10,
+             fps: float = skeleton.FPS) -> float:
+    """Fraction of keys around which (within +-window/2 frames) the peak joint acceleration goes
+    above threshold (m/s^2): a visible pop where the motion is pulled onto a key. The threshold
+    is meant to be a high percentile of real motion's peak_acceleration."""
+    if not len(key_frames):
+        return 0.0
+    acc = peak_acceleration(joints, fps)
+    half = window // 2
+    pops = [acc[max(0, f - half): f + half + 1].max() > threshold for f in key_frames]
+    return float(np.mean(pops))
+
+
 # -- summaries -----------------------------------------------------------------------------------
 def mean_interval(values: Sequence[float]) -> tuple[float, float]:
     """(mean, half-width of the 95% interval 1.96 * std / sqrt(n)) over repeated runs, as Guo et
