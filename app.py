@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    H.warm_up(pipe)
     build_demo(pipe).launch(server_name=a.host, server_port=a.port, max_file_size=MAX_UPLOAD_BYTES)
     return 0
 

@@ -210,6 +210,14 @@ def load_session(file: Any) -> tuple[Any, ...]:
 # ------------------------------------------------------------------------------------------
 # Generate: stream the stages, then write the files and the video.
 
+def warm_up(pipe: Pipeline) -> None:
+    """Pay the first request's one-off costs at start-up (loading the text model, torch's first
+    calls, importing the renderers) so the first visitor sees a first stage as fast as the rest."""
+    from ..render import skeleton as _skeleton  # noqa: F401
+    for _ in pipe.iter_generate("a person walks forward", seconds=1.0, seed=0):
+        pass
+
+
 def render_glbs(joints: np.ndarray, out_dir: Path) -> tuple[str, str]:
     """(motion.glb: the skinned mannequin with the motion, for downloads; preview.glb: the same
     in place, for gr.Model3D, whose camera frames the model once and would lose a walker)."""
