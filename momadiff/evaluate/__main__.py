@@ -64,12 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     pipe = Pipeline.from_pretrained(args.model)
     ev = None
+    # Caption embeddings are cached with the results, never beside a shipped checkpoint.
+    cache = Path(args.out) / "caption_cache.npz"
     if args.evaluator is not None and args.benchmark != "latency":
         try:
             # Share the pipeline's sentence encoder when it is the one the evaluator needs.
-            ev = Evaluator.from_checkpoint(args.evaluator, text_encoder=pipe.text_encoder)
+            ev = Evaluator.from_checkpoint(args.evaluator, text_encoder=pipe.text_encoder, cache_path=cache)
         except CheckpointError:
-            ev = Evaluator.from_checkpoint(args.evaluator)
+            ev = Evaluator.from_checkpoint(args.evaluator, cache_path=cache)
     elif args.benchmark == "t2m":
         raise SystemExit("error: t2m needs --evaluator (train one with train/train_evaluator.py)")
     ds = None
