@@ -192,3 +192,16 @@ class Clock:
         if out_of_time and is_main():
             print(f"stopping after {self.max_s / 60:g} minutes at step {step}; resume with --resume")
         return out_of_time
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list[torch.Tensor],
+                   emas: list[tuple[EMA, torch.nn.Module]], step: int, clip: float = 1.0) -> int:
+    """Backward, clip the gradient norm, step, update each EMA from its model; the new step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+    step += 1
+    for ema, model in emas:
+        ema.update(model, step)
+    return step

@@ -235,13 +235,7 @@ def main(argv: list[str]) -> None:
         noise = torch.randn(x0.shape, generator=gen)
         pred = dhead(schedule.add_noise(x0, noise, t), t, c)
         loss = torch.nn.functional.mse_loss(pred, schedule.target(x0, noise, t))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        ema.update(model, step)
-        hema.update(head, step)
+        step = common.optimizer_step(opt, loss, params, [(ema, model), (hema, head)], step)
         meter.tick(cfg.batch * world)
         bar.update(1)
         if step % cfg.log_every == 0:

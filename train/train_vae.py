@@ -173,13 +173,7 @@ def main(argv: list[str]) -> None:
         pose, offset, target = training_pairs(x, mu.detach(), vcfg.down, gen)
         key = torch.nn.functional.mse_loss(dkenc(pose, offset), target)
         loss = terms["loss"] + cfg.key_weight * key
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        ema.update(vae, step)
-        kema.update(kenc, step)
+        step = common.optimizer_step(opt, loss, params, [(ema, vae), (kema, kenc)], step)
         meter.tick(cfg.batch * world)
         bar.update(1)
         if step % cfg.log_every == 0:
