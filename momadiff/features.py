@@ -78,10 +78,7 @@ def facing_angles(joints: np.ndarray, smooth_sigma: float = 0.0) -> np.ndarray:
     forward direction (0 faces +Z, pi/2 faces +X). Forward is up x across, where across sums the
     hip and shoulder right-to-left vectors (HumanML3D); smooth_sigma > 0 Gaussian-smooths forward
     over time first, as HumanML3D does for the features."""
-    r_hip, l_hip, r_sh, l_sh = skeleton.FACE_JOINTS
-    across = (joints[:, r_hip] - joints[:, l_hip]) + (joints[:, r_sh] - joints[:, l_sh])
-    across = across / np.maximum(np.linalg.norm(across, axis=-1, keepdims=True), 1e-12)
-    forward = np.stack([across[:, 2], np.zeros(len(across)), -across[:, 0]], axis=-1)  # up x across
+    forward = skeleton.facing_direction(joints)                                 # [T, 3]
     if smooth_sigma > 0:
         forward = gaussian_filter1d(forward, smooth_sigma, axis=0, mode="nearest")
     return np.arctan2(forward[:, 0], forward[:, 2])

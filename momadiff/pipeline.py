@@ -239,8 +239,11 @@ class Pipeline:
                       iterations: int | None = None, ddim_steps: int | None = None,
                       temperature: float | None = None) -> Iterator[Stage]:
         """Yield the sampler's stages; each carries the motion decoded so far (keys applied)."""
-        text, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
-                                            cfg_scale, iterations, ddim_steps, temperature)
+        yield from self._stream(*self._settings(text, seconds, num_frames, seed, keyframes,
+                                                cfg_scale, iterations, ddim_steps, temperature), seed)
+
+    def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int) -> Iterator[Stage]:
+        """The sampler's stages for already validated settings."""
         t0 = time.perf_counter()
         emb = self.encode_text(text)
         t_text = time.perf_counter() - t0
@@ -271,9 +274,7 @@ class Pipeline:
         """Generate a motion; see iter_generate. Same inputs and seed give the same joints."""
         text_c, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
                                               cfg_scale, iterations, ddim_steps, temperature)
-        stages = list(self.iter_generate(text_c, num_frames=T, seed=seed, keyframes=keys,
-                                         cfg_scale=cfg.cfg_scale, iterations=cfg.iterations,
-                                         ddim_steps=cfg.ddim_steps, temperature=cfg.temperature))
+        stages = list(self._stream(text_c, T, keys, cfg, seed))
         totals: dict[str, float] = {}
         for s in stages:
             for k, v in s.seconds.items():

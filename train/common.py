@@ -59,6 +59,17 @@ def parse_overrides(cfg: Any, argv: list[str]) -> tuple[Any, dict[str, str]]:
     return cfg, extra
 
 
+def model_config(presets: dict[str, Any], preset: str, extra: dict[str, str]) -> Any:
+    """A copy of presets[preset] with the remaining --key=value overrides applied; any option that
+    neither config knows is an error."""
+    if preset not in presets:
+        raise SystemExit(f"error: unknown preset {preset!r}; known: {', '.join(presets)}")
+    cfg, extra = parse_overrides(dataclasses.replace(presets[preset]), [f"--{k}={v}" for k, v in extra.items()])
+    if extra:
+        raise SystemExit(f"error: unknown options {', '.join('--' + k for k in extra)}")
+    return cfg
+
+
 # -- distributed -----------------------------------------------------------------------------
 def init_distributed() -> tuple[int, int]:
     """(rank, world_size); starts a gloo process group when launched by torchrun."""

@@ -12,7 +12,6 @@ EvaluatorConfig, for the model) can be overridden with --key=value. Writes run_d
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,12 +106,7 @@ def main(argv: list[str]) -> None:
     ckpt_path = run / "evaluator.pt"
     cache = run / "caption_cache.npz"
 
-    if cfg.preset not in EVALUATOR_PRESETS:
-        raise SystemExit(f"error: unknown preset {cfg.preset!r}; known: {', '.join(EVALUATOR_PRESETS)}")
-    ecfg, extra = common.parse_overrides(dataclasses.replace(EVALUATOR_PRESETS[cfg.preset]),
-                                         [f"--{k}={v}" for k, v in extra.items()])
-    if extra:
-        raise SystemExit(f"error: unknown options {', '.join('--' + k for k in extra)}")
+    ecfg = common.model_config(EVALUATOR_PRESETS, cfg.preset, extra)
     state = None
     if cfg.resume and ckpt_path.exists():
         state = checkpoint.load(ckpt_path, kind=CHECKPOINT_KIND)

@@ -8,7 +8,6 @@ Writes run_dir/vae.pt every few minutes (resumable), log.csv, loss.png.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -97,12 +96,7 @@ def main(argv: list[str]) -> None:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "vae.pt"
 
-    if cfg.preset not in VAE_PRESETS:
-        raise SystemExit(f"error: unknown preset {cfg.preset!r}; known: {', '.join(VAE_PRESETS)}")
-    vcfg, extra = common.parse_overrides(dataclasses.replace(VAE_PRESETS[cfg.preset]),
-                                         [f"--{k}={v}" for k, v in extra.items()])
-    if extra:
-        raise SystemExit(f"error: unknown options {', '.join('--' + k for k in extra)}")
+    vcfg = common.model_config(VAE_PRESETS, cfg.preset, extra)
     if cfg.crop % vcfg.down:
         raise SystemExit(f"error: --crop={cfg.crop} must be a multiple of down={vcfg.down}")
     state = None
