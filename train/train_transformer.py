@@ -56,12 +56,15 @@ class Config:
     log_every: int = 50
     ckpt_minutes: float = 5.0
     max_minutes: float = 0.0
+    val_every: int = 1000        # diffusion loss of the EMA model on fixed validation batches
+    val_batches: int = 8
 
 
 @torch.no_grad()
-def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int]) -> list[dict[str, torch.Tensor]]:
-    """Per clip, then per mirrored clip: posterior means [N, D] and keyframe-encoder latents for
-    every frame [N, down, D]."""
+def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int],
+                 mirrored: bool = True) -> list[dict[str, torch.Tensor]]:
+    """Per clip, then (if mirrored) per mirrored clip: posterior means [N, D] and keyframe-encoder
+    latents for every frame [N, down, D]."""
     vae = MotionVAE(VAEConfig(**vae_ckpt["config"])).eval()
     vae.load_state_dict(vae_ckpt["model_ema"] if vae_ckpt.get("model_ema") else vae_ckpt["model"])
     kenc = KeyEncoder(KeyEncoderConfig(**vae_ckpt["key_encoder_config"])).eval()
@@ -69,7 +72,7 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int]) -> list[
     down = vae.config.down
     pidx = torch.from_numpy(pose_slice_indices())
     out = []
-    jobs = [(i, m) for m in (False, True) for i in indices]
+    jobs = [(i, m) for m in ((False, True) if mirrored else (False,)) for i in indices]
     for i, m in tqdm(jobs, desc="encoding clips", disable=not common.is_main(), dynamic_ncols=True):
         raw = ds.features(i)
         f = torch.from_numpy(ds.normalize(features.mirror_features(raw) if m else raw).astype(np.float32))
@@ -158,20 +161,25 @@ def main(argv: list[str]) -> None:
     # Mirrored clips (second half of the latent cache) go with their mirrored captions.
     captions = ([ds.clips[i]["captions"] for i in train_idx]
                 + [ds.clips[i].get("mirror_captions") or ds.clips[i]["captions"] for i in train_idx])
-    flat = sorted({c for cs in captions for c in cs})
+    val_idx = ds.split("val")
+    val_captions = [ds.clips[i]["captions"] for i in val_idx]
+    flat = sorted({c for cs in captions + val_captions for c in cs})
     emb = embed_captions(flat, encoder, cache_path=run / f"captions_{encoder.name}.npz")
     row = {c: n for n, c in enumerate(flat)}
     caps = [np.stack([emb[row[c]] for c in cs]).astype(np.float32) for cs in captions]
+    val_caps = [np.stack([emb[row[c]] for c in cs]).astype(np.float32) for cs in val_captions]
 
     cache = run / "latents.pt"
     vae_step = int(vck.get("step", 0))
     cached = torch.load(cache, weights_only=True) if cache.exists() else None
-    if cached is None or cached["vae_step"] != vae_step or cached["n"] != 2 * len(train_idx):
+    if (cached is None or cached["vae_step"] != vae_step or cached["n"] != 2 * len(train_idx)
+            or "val_clips" not in cached):
         if common.is_main():
             clips = encode_clips(vck, ds, train_idx)
             allmu = torch.cat([c["mu"] for c in clips])
             lat_mean, lat_std = allmu.mean(0), allmu.std(0).clamp_min(1e-3)
             torch.save({"vae_step": vae_step, "n": 2 * len(train_idx), "clips": clips,
+                        "val_clips": encode_clips(vck, ds, val_idx, mirrored=False),
                         "lat_mean": lat_mean, "lat_std": lat_std}, cache)
             shutil.copyfile(cfg.vae, run / "vae.pt")
         if world > 1:
@@ -179,8 +187,10 @@ def main(argv: list[str]) -> None:
         cached = torch.load(cache, weights_only=True)
     lat_mean, lat_std = cached["lat_mean"], cached["lat_std"]
     # The transformer and head work on unit-scale latents; the pipeline undoes this before decoding.
-    clips = [{"mu": (c["mu"] - lat_mean) / lat_std, "keys": (c["keys"] - lat_mean) / lat_std}
-             for c in cached["clips"]]
+    def unit(cs: list[dict]) -> list[dict]:
+        return [{"mu": (c["mu"] - lat_mean) / lat_std, "keys": (c["keys"] - lat_mean) / lat_std} for c in cs]
+
+    clips, val_clips = unit(cached["clips"]), unit(cached["val_clips"])
 
     torch.manual_seed(cfg.seed)
     model = MaskedTransformer(tcfg)
@@ -217,7 +227,27 @@ def main(argv: list[str]) -> None:
                      "dataset_meta": ds.meta, "final": final},
         })
 
-    log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s"])
+    # Fixed validation batches (clips, masks, keys, captions, noise and timesteps all seeded).
+    val_rng = np.random.default_rng(1234)
+    val_set = ([make_batch(val_clips, val_caps, cfg, tcfg.max_latents, val_rng) for _ in range(cfg.val_batches)]
+               if val_clips else [])
+
+    def diffusion_loss(tr, hd, batch, g: torch.Generator) -> torch.Tensor:
+        z, masked, key, pad, text, drop = batch
+        cond = tr(z, masked, text, pad=pad, drop_text=drop, key=key)              # [B, N, C]
+        c = cond[masked].repeat(cfg.diffusion_mult, 1)                            # [M*k, C]
+        x0 = z[masked].repeat(cfg.diffusion_mult, 1)                              # [M*k, D]
+        t = schedule.sample_timesteps(len(x0), g)
+        noise = torch.randn(x0.shape, generator=g)
+        pred = hd(schedule.add_noise(x0, noise, t), t, c)
+        return torch.nn.functional.mse_loss(pred, schedule.target(x0, noise, t))
+
+    @torch.no_grad()
+    def validate() -> float:
+        g = torch.Generator().manual_seed(4321)
+        return float(np.mean([float(diffusion_loss(ema.shadow.eval(), hema.shadow.eval(), b, g)) for b in val_set]))
+
+    log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s", "val_loss"])
     meter = common.Throughput()
     clock = common.Clock(cfg.ckpt_minutes, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="t2m", dynamic_ncols=True)
@@ -227,14 +257,9 @@ def main(argv: list[str]) -> None:
         lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        z, masked, key, pad, text, drop = make_batch(clips, caps, cfg, tcfg.max_latents, rng)
-        cond = dmodel(z, masked, text, pad=pad, drop_text=drop, key=key)            # [B, N, C]
-        c = cond[masked].repeat(cfg.diffusion_mult, 1)                            # [M*k, C]
-        x0 = z[masked].repeat(cfg.diffusion_mult, 1)                              # [M*k, D]
-        t = schedule.sample_timesteps(len(x0), gen)
-        noise = torch.randn(x0.shape, generator=gen)
-        pred = dhead(schedule.add_noise(x0, noise, t), t, c)
-        loss = torch.nn.functional.mse_loss(pred, schedule.target(x0, noise, t))
+        batch = make_batch(clips, caps, cfg, tcfg.max_latents, rng)
+        masked, pad = batch[1], batch[3]
+        loss = diffusion_loss(dmodel, dhead, batch, gen)
         step = common.optimizer_step(opt, loss, params, [(ema, model), (hema, head)], step)
         meter.tick(cfg.batch * world)
         bar.update(1)
@@ -244,9 +269,11 @@ def main(argv: list[str]) -> None:
                    "mask_frac": f"{float(masked.sum() / (~pad).sum()):.3f}",
                    "steps_per_s": f"{sps:.3f}", "clips_per_s": f"{cps:.1f}"}
             if common.is_main():
+                if val_set and cfg.val_every and step % cfg.val_every == 0:
+                    row["val_loss"] = f"{validate():.5f}"
                 log.write(row)
                 bar.set_postfix(loss=row["loss"], sps=row["steps_per_s"])
-                log.plot(["loss"])
+                log.plot(["loss", "val_loss"])
         if clock.tick(save, step):
             break
     bar.close()

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 import common  # noqa: E402  (puts the repo on sys.path)
 from momadiff import checkpoint, features
-from momadiff.data import MotionDataset
+from momadiff.data import MotionDataset, augment
 from momadiff.keyencoder import KeyEncoder, KeyEncoderConfig, training_pairs
 from momadiff.vae import VAE_PRESETS, MotionVAE, VAEConfig, vae_loss
 
@@ -38,6 +38,7 @@ class Config:
     warmup: int = 500
     ema: float = 0.999
     key_weight: float = 1.0      # keyframe-encoder regression loss
+    aug_copies: int = 2          # copies of each training clip with limbs turned (momadiff.data.augment)
     log_scale_lr_mult: float = 30.0
     seed: int = 0
     threads: int = 0             # torch threads per process (0 = torch's default)
@@ -46,6 +47,7 @@ class Config:
     ckpt_minutes: float = 5.0
     max_minutes: float = 0.0     # stop (after saving) once this much wall time has passed; 0 = no limit
     val_clips: int = 64
+    watch_split: str = "ood"     # also logged at each validation (watched, never used to choose)
 
 
 def sample_batch(feats: list[np.ndarray], crop: int, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -107,8 +109,17 @@ def main(argv: list[str]) -> None:
     ds = MotionDataset(cfg.data)
     # Left/right mirrored copies double the data (a left-hand wave becomes a right-hand one).
     raw = [ds.features(i) for i in ds.split("train")]
-    train = [ds.normalize(f).astype(np.float32) for f in raw + [features.mirror_features(f) for f in raw]]
+    raw += [features.mirror_features(f) for f in raw]
+    # Limb-turned copies show the VAE (and the keyframe encoder) poses outside the training contents.
+    aug_rng = np.random.default_rng(cfg.seed + 12345)
+    for _ in range(cfg.aug_copies):
+        for i in tqdm(ds.split("train"), desc="augmenting", disable=not common.is_main(), dynamic_ncols=True):
+            raw.append(features.joints_to_features(augment.turn_limbs(ds.joints(i), aug_rng)))
+    train = [ds.normalize(f).astype(np.float32) for f in raw]
+    del raw
     val = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split("val")][: cfg.val_clips]
+    watch = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split(cfg.watch_split)][: cfg.val_clips] \
+        if cfg.watch_split else []
 
     torch.manual_seed(cfg.seed)
     vae = MotionVAE(vcfg)
@@ -151,7 +162,8 @@ def main(argv: list[str]) -> None:
         })
 
     log = common.RunLog(run, ["step", "loss", "nll", "l1", "kl", "vel", "pos", "root", "key", "lr",
-                              "steps_per_s", "clips_per_s", "val_mpjpe_mm", "val_local_mm"])
+                              "steps_per_s", "clips_per_s", "val_mpjpe_mm", "val_local_mm",
+                              "watch_mpjpe_mm", "watch_local_mm"])
     meter = common.Throughput()
     clock = common.Clock(cfg.ckpt_minutes, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="vae", dynamic_ncols=True)
@@ -180,10 +192,13 @@ def main(argv: list[str]) -> None:
                 best = min(best, mm)
                 row["val_mpjpe_mm"] = f"{mm:.2f}"
                 row["val_local_mm"] = f"{local_mm:.2f}"
+                if watch:
+                    row["watch_mpjpe_mm"], row["watch_local_mm"] = (
+                        f"{v:.2f}" for v in validate(ema.shadow, watch, ds, vcfg.down))
             if common.is_main():
                 log.write(row)
                 bar.set_postfix(loss=row["loss"], key=row["key"], sps=row["steps_per_s"])
-                log.plot(["loss", "l1", "pos", "key", "val_mpjpe_mm", "val_local_mm"])
+                log.plot(["loss", "l1", "pos", "key", "val_mpjpe_mm", "val_local_mm", "watch_local_mm"])
         if clock.tick(save, step):
             break
     bar.close()
