@@ -39,7 +39,8 @@ class DiffHeadConfig:
 HEAD_PRESETS: dict[str, DiffHeadConfig] = {
     "tiny": DiffHeadConfig(latent_dim=8, cond_dim=32, width=32, depth=2),
     "small": DiffHeadConfig(),
-    "cpu": DiffHeadConfig(cond_dim=192, width=192, depth=3),
+    # 256 wide for the 64-d latents of the shipped VAE (192 served the earlier 16-d ones).
+    "cpu": DiffHeadConfig(cond_dim=192, width=256, depth=3),
 }
 
 

@@ -80,10 +80,12 @@ def test_transformer_overfits_and_loads_as_pipeline(tiny_data, tmp_path):
     assert m.joints.shape == (40, 22, 3) and np.isfinite(m.joints).all()
     # the shipped form: EMA weights in float16, no optimizer; generates nearly the same motion
     ship = tmp_path / "ship"
-    run("export.py", f"--vae={vae / 'vae.pt'}", f"--t2m={out / 't2m.pt'}", f"--out={ship}")
+    run("export.py", f"--vae={vae / 'vae.pt'}", f"--t2m={out / 't2m.pt'}", f"--out={ship}", "--cfg_scale=2.5")
     assert (ship / "t2m.pt").stat().st_size < 0.5 * (out / "t2m.pt").stat().st_size
     assert "optimizer" not in checkpoint.load(ship / "t2m.pt")
-    m16 = Pipeline.from_pretrained(ship).generate("a person walks forward", seconds=2.0, seed=0)
+    assert Pipeline.from_pretrained(ship).sampler.cfg_scale == 2.5 != pipe.sampler.cfg_scale
+    m16 = Pipeline.from_pretrained(ship).generate("a person walks forward", seconds=2.0, seed=0,
+                                                  cfg_scale=pipe.sampler.cfg_scale)
     assert np.abs(m16.joints - m.joints).mean() < 0.05
 
 

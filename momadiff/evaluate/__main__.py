@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latency: motion lengths in seconds (default 2 5 10)")
     p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh under DIR (repeatable)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
+    p.add_argument("--cfg-scale", type=float, default=None,
+                   help="sample with this guidance scale instead of the model's default")
     return p
 
 
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     opt = {k: (getattr(args, k) if getattr(args, k) is not None else v[q]) for k, v in DEFAULTS[args.benchmark].items()}
     t0 = time.time()
     pipe = Pipeline.from_pretrained(args.model)
+    if args.cfg_scale is not None:
+        pipe.sampler = dataclasses.replace(pipe.sampler, cfg_scale=args.cfg_scale)
     ev = None
     # Caption embeddings are cached with the results, never beside a shipped checkpoint.
     cache = Path(args.out) / "caption_cache.npz"
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.benchmark == "t2m":
         result = benchmark.t2m(pipe, ev, ds, clips=opt["clips"], repeats=opt["repeats"], mm_texts=opt["mm_texts"],
-                               mm_samples=opt["mm_samples"], seed=args.seed)
+                               mm_samples=opt["mm_samples"], seed=args.seed, split=args.split)
     elif args.benchmark == "keyframes":
         result = benchmark.keyframes(pipe, ev, ds, clips=opt["clips"], seed=args.seed)
     elif args.benchmark == "vae":
