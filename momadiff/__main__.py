@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -11,13 +10,14 @@ import numpy as np
 
 def _load_keys(path: str):
     """keys.json: a list of {"frame", "joints": [[x, y, z] x 22]} or {"frame", "bvh", "bvh_frame"}."""
+    from . import userjson
     from .keyframes import Keyframe, KeyframeError
     try:
-        data = json.loads(Path(path).read_text())
+        data = userjson.loads(Path(path).read_text(), str(path), KeyframeError)
     except OSError as e:
         raise KeyframeError(f"can't read {path}: {e.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise KeyframeError(f"{path} is not valid JSON ({e})") from None
+    except UnicodeDecodeError:
+        raise KeyframeError(f"{path} is not UTF-8 text") from None
     if not isinstance(data, list):
         raise KeyframeError(f"{path} must hold a JSON list of keyframes")
     keys = []

@@ -8,13 +8,12 @@ motion passes through each key without a visible pop.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import skeleton
+from . import skeleton, userjson
 from .rotation import axis_angle_matrix
 
 MAX_COORD = 100.0          # metres: anything farther from the origin is a unit mistake, not a pose
@@ -69,14 +68,7 @@ def keyframes_from_json(text: str) -> list[Keyframe]:
 
 def parse_json(text: str) -> Any:
     """The keyframes' JSON text parsed (empty text is an empty list); KeyframeError if it isn't JSON."""
-    try:
-        return json.loads(text) if text and text.strip() else []
-    except json.JSONDecodeError as e:
-        raise KeyframeError(f"keyframes are not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    except RecursionError:
-        raise KeyframeError("keyframes JSON is nested too deeply") from None
-    except ValueError as e:   # e.g. an integer of more than 4300 digits
-        raise KeyframeError(f"keyframes are not usable JSON: {str(e)[:80]}") from None
+    return userjson.loads(text, "keyframes", KeyframeError) if text and text.strip() else []
 
 
 def keyframes_from_data(data: Any) -> list[Keyframe]:

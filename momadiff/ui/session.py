@@ -9,13 +9,19 @@ a session and generating again reproduces the motion bit for bit on the same mod
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from typing import Any
 
-from .. import __version__
-from ..pipeline import MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS, MIN_SECONDS, Pipeline
+from .. import __version__, userjson
+from ..pipeline import (
+    MAX_CFG_SCALE,
+    MAX_DDIM_STEPS,
+    MAX_ITERATIONS,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    Pipeline,
+)
 from .keys import keys_from_data, keys_json
 
 FORMAT = "momadiff-session"
@@ -61,14 +67,7 @@ def read_session(data: bytes | str) -> dict[str, Any]:
             data = data.decode("utf-8")
         except UnicodeDecodeError:
             raise SessionError("this file is not a session: it is not UTF-8 text") from None
-    try:
-        doc = json.loads(data)
-    except json.JSONDecodeError as e:
-        raise SessionError(f"this file is not valid JSON ({e.msg} at line {e.lineno})") from None
-    except RecursionError:
-        raise SessionError("this JSON is nested too deeply to be a session") from None
-    except ValueError as e:   # e.g. an integer of more than 4300 digits
-        raise SessionError(f"this file is not usable JSON: {str(e)[:80]}") from None
+    doc = userjson.loads(data, "this file", SessionError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise SessionError("this JSON is not a momadiff session (no \"format\": \"momadiff-session\")")
     if doc.get("version") != VERSION:
