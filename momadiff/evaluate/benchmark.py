@@ -153,7 +153,7 @@ def t2m(pipe, ev: Evaluator, ds: MotionDataset, clips: int | None = None, repeat
     is then exactly the unconditional one)."""
     rng = np.random.default_rng(seed)
     idx = select_clips(ds, split, clips, rng)
-    max_frames = ev.model.cfg.max_frames
+    max_frames = ev.model.config.max_frames
     # Real motions as the evaluator sees them (centre crop); generated ones get the same length,
     # one frame more because T frames of joints give T-1 feature rows.
     real_feats = [ds.features(i)[centre_crop(ds.clips[i]["num_frames"], max_frames)] for i in idx]
@@ -396,7 +396,7 @@ def vae(pipe, ev: Evaluator | None, ds: MotionDataset | None, clips: int | None 
             result.notes.append(f"{folder}: {skipped} unreadable file(s) skipped")
     result.notes.append("MPJPE: world coordinates of the canonicalised clip; FID: reconstructions vs originals "
                         "in the evaluator space (centre crops of up to "
-                        f"{ev.model.cfg.max_frames if ev else '-'} frames)")
+                        f"{ev.model.config.max_frames if ev else '-'} frames)")
     return result
 
 

@@ -70,7 +70,7 @@ class TextMotionEvaluator(nn.Module):
 
     def __init__(self, cfg: EvaluatorConfig):
         super().__init__()
-        self.cfg = cfg
+        self.config = cfg
         w = cfg.width
         self.stem = nn.Linear(cfg.feature_dim, w)
         self.down = nn.ModuleList([nn.Conv1d(w, w, kernel_size=4, stride=2, padding=1) for _ in range(2)])
@@ -162,9 +162,9 @@ class Evaluator:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
         if text_encoder is None:
             text_encoder = get_text_encoder(ckpt["text_encoder"], **ckpt.get("text_encoder_kwargs", {}))
-        if text_encoder.name != ckpt["text_encoder"] or text_encoder.dim != model.cfg.text_dim:
+        if text_encoder.name != ckpt["text_encoder"] or text_encoder.dim != model.config.text_dim:
             raise checkpoint.CheckpointError(
-                f"this evaluator was trained on {ckpt['text_encoder']!r} ({model.cfg.text_dim}-d) text embeddings, "
+                f"this evaluator was trained on {ckpt['text_encoder']!r} ({model.config.text_dim}-d) text embeddings, "
                 f"not {text_encoder.name!r} ({text_encoder.dim}-d)")
         if cache_path is None:
             cache_path = Path(path).parent / "caption_cache.npz"
@@ -174,8 +174,8 @@ class Evaluator:
     @torch.no_grad()
     def embed_features(self, feats: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Raw (not normalised) features, one [T_i, 263] array per motion -> [N, E] float32 unit rows."""
-        out = [np.zeros((0, self.model.cfg.embed_dim), dtype=np.float32)]
-        L = self.model.cfg.max_frames
+        out = [np.zeros((0, self.model.config.embed_dim), dtype=np.float32)]
+        L = self.model.config.max_frames
         for i in range(0, len(feats), batch_size):
             chunk = [((f - self.mean) / self.std)[centre_crop(len(f), L)] for f in feats[i:i + batch_size]]
             x, mask = pad_batch(chunk)
