@@ -8,6 +8,7 @@ momadiff/ui/handlers.py, the timeline editor in momadiff/ui/timeline/.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterator
@@ -21,6 +22,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from momadiff.pipeline import (MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS,  # noqa: E402
                                MIN_SECONDS, Pipeline)
+from momadiff.skeleton import FPS  # noqa: E402
 from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui.outputs import MAX_AGE_SECONDS  # noqa: E402
 from momadiff.ui.poses import load_poses  # noqa: E402
@@ -46,8 +48,8 @@ EXAMPLES = [
 HOW_IT_WORKS = """
 **MoMADiff** turns your sentence into a 3D motion (22 joints, 20 frames per second).
 
-1. A *motion VAE* compresses every 4 frames of motion into one continuous **latent** vector;
-   a 6 s motion is 30 latents (the cells of the stage bar).
+1. A *motion VAE* compresses {frames} of motion into one continuous **latent** vector;
+   a 6 s motion is {six_s} latents (the cells of the stage bar).
 2. Generation starts with **every latent hidden behind a [MASK]**. Your keyframes are encoded
    into latents and put in place first (orange); they are never masked.
 3. A **masked transformer** reads the sentence and the latents known so far and proposes what each
@@ -62,6 +64,12 @@ HOW_IT_WORKS = """
 *Guidance scale* pushes the transformer towards the text (1 = no guidance); *iterations* is the
 number of stages; *DDIM steps* is how carefully each latent is denoised.
 """
+
+
+def how_it_works(pipe: Pipeline) -> str:
+    """The explanation, with this model's frames per latent."""
+    frames = "every frame" if pipe.down == 1 else f"every {pipe.down} frames"
+    return HOW_IT_WORKS.format(frames=frames, six_s=math.ceil(6 * FPS / pipe.down))
 
 
 def build_demo(pipe: Pipeline) -> gr.Blocks:
@@ -145,7 +153,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                         glb = gr.Model3D(label="3D view (drag to orbit; motion.glb is in the downloads)",
                                          height=260, elem_id="momadiff-glb")
                 with gr.Accordion("How it works", open=False):
-                    gr.Markdown(HOW_IT_WORKS)
+                    gr.Markdown(how_it_works(pipe))
 
         go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
                  [stagebar, strip, status, video, files, glb], api_name="generate"

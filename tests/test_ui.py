@@ -249,3 +249,10 @@ def test_old_output_folders_are_pruned(tmp_path):
     assert prune(root, max_age=3500, keep=10) == 1          # req-4 is older than the max age
     assert prune(root, max_age=3500, keep=2) == 2           # then only the newest two stay
     assert sorted(p.name for p in root.iterdir()) == ["keep-me", "req-0", "req-1"]
+
+
+def test_how_it_works_counts_this_models_latents(tiny_pipeline):
+    from apphelpers import load_app_module
+    text = load_app_module().how_it_works(tiny_pipeline)
+    d = tiny_pipeline.down
+    assert f"every {d} frames" in text and f"a 6 s motion is {120 // d} latents" in text
