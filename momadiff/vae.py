@@ -49,9 +49,8 @@ class VAEConfig:
 VAE_PRESETS: dict[str, VAEConfig] = {
     "tiny": VAEConfig(hidden=32, latent_dim=8, depth=1, down=4),
     "small": VAEConfig(),
-    # What ships: sized so a 2-core CPU trains it in under an hour (measured, see README). A latent
-    # per 2 frames with 32 dimensions per frame: fewer than that cannot hold poses outside the
-    # training contents (a linear PCA of training poses needs ~24 per frame for 3 cm on them).
+    # What ships: trains in 30 min on 2 cores (README). 32 dimensions per frame because a linear PCA
+    # of training poses needs about 24 per frame to reach 3 cm on the held-out kinds of motion.
     "cpu": VAEConfig(hidden=192, latent_dim=64, down=2, kl_weight=1e-5),
 }
 

@@ -245,7 +245,7 @@ def main(argv: list[str]) -> None:
     @torch.no_grad()
     def validate() -> float:
         g = torch.Generator().manual_seed(4321)
-        return float(np.mean([float(diffusion_loss(ema.shadow.eval(), hema.shadow.eval(), b, g)) for b in val_set]))
+        return float(np.mean([float(diffusion_loss(ema.shadow, hema.shadow, b, g)) for b in val_set]))
 
     log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s", "val_loss"])
     meter = common.Throughput()

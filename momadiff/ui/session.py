@@ -14,14 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .. import __version__, userjson
-from ..pipeline import (
-    MAX_CFG_SCALE,
-    MAX_DDIM_STEPS,
-    MAX_ITERATIONS,
-    MAX_SECONDS,
-    MIN_SECONDS,
-    Pipeline,
-)
+from ..pipeline import MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS, MIN_SECONDS, Pipeline
 from .keys import keys_from_data, keys_json
 
 FORMAT = "momadiff-session"
