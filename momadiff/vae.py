@@ -36,6 +36,8 @@ class VAEConfig:
     pos_weight: float = 2.0   # joint positions within the window, metres, root path included
     root_weight: float = 4.0  # extra weight on the root features (the first root_dims)
     root_dims: int = 4
+    linear_skip: bool = False  # a linear path beside each network (see MotionVAE)
+    latent_noise: float = 0.0  # training only: noise on z, as a fraction of each dimension's batch std
 
     def __post_init__(self) -> None:
         if self.down not in (1, 2, 4):
@@ -131,6 +133,15 @@ class MotionVAE(nn.Module):
         dec += [nn.SiLU(), _conv(h, config.feat_dim, k)]
         self.decoder = nn.Sequential(*dec)
 
+        # Linear paths from a window of frames to its latent and back, added to the networks'
+        # outputs. A linear code (like PCA) extends to poses unlike the training data; the
+        # networks' SiLUs alone do not.
+        self.enc_skip = self.dec_skip = None
+        if config.linear_skip:
+            d = config.down
+            self.enc_skip = nn.Conv1d(config.feat_dim, 2 * config.latent_dim, d, stride=d)
+            self.dec_skip = nn.ConvTranspose1d(config.latent_dim, config.feat_dim, d, stride=d)
+
         # Log-scale of the Laplace likelihood of the reconstruction (the paper's learnable variance).
         self.log_scale = nn.Parameter(torch.zeros(()))
 
@@ -161,13 +172,18 @@ class MotionVAE(nn.Module):
         if valid is not None:
             x = fill_padding(x, valid)
         h = self.encoder(x.transpose(1, 2))                   # [B, 2*latent, N]
+        if self.enc_skip is not None:
+            h = h + self.enc_skip(x.transpose(1, 2))
         mu, logvar = h.transpose(1, 2).chunk(2, dim=-1)       # [B, N, latent] each
         # Bounded so exp() in sampling and the KL cannot overflow early in training.
         return mu, logvar.clamp(-20.0, 10.0)
 
     def decode(self, z: Tensor) -> Tensor:
         """Latents z [B, N, latent_dim] -> normalised features [B, N*down, feat_dim]."""
-        return self.decoder(z.transpose(1, 2)).transpose(1, 2)
+        out = self.decoder(z.transpose(1, 2))
+        if self.dec_skip is not None:
+            out = out + self.dec_skip(z.transpose(1, 2))
+        return out.transpose(1, 2)
 
     def forward(self, x: Tensor, sample: bool = True, generator: torch.Generator | None = None,
                 valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -178,6 +194,13 @@ class MotionVAE(nn.Module):
         if sample:
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + torch.exp(0.5 * logvar) * eps
+            if self.training and self.config.latent_noise > 0:
+                # Generated latents are never exact: teach the decoder to tolerate independent
+                # errors per latent, at a size relative to the code's own spread (a fixed size would
+                # just be outgrown by the encoder scaling its code up).
+                spread = mu.detach().flatten(0, -2).std(dim=0)
+                eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+                z = z + self.config.latent_noise * spread * eps
         return self.decode(z), mu, logvar
 
 

@@ -69,13 +69,64 @@ def test_deterministic_given_seed() -> None:
     assert torch.equal(a(x, sample=False)[0], a.decode(mu))
 
 
-def test_static_pose_has_window_independent_latent() -> None:
+@pytest.mark.parametrize("linear_skip", [False, True])
+def test_static_pose_has_window_independent_latent(linear_skip: bool) -> None:
     """Replicate padding: one pose repeated `down` frames encodes like a long static stretch."""
-    vae = make_vae(seed=1)
+    vae = make_vae(seed=1, linear_skip=linear_skip)
     pose = torch.randn(1, 1, TINY.feat_dim)
     short_mu, _ = vae.encode(pose.expand(1, TINY.down, -1))                 # [1, 1, L]
     long_mu, _ = vae.encode(pose.expand(1, 12 * TINY.down, -1))             # [1, 12, L]
     assert torch.allclose(long_mu, short_mu.expand_as(long_mu), atol=1e-5)
+
+
+@pytest.mark.parametrize("down", [1, 2, 4])
+def test_linear_skip_is_a_linear_path(down: int) -> None:
+    """With the networks' last layers zeroed, only the skip paths remain: encode and decode are
+    affine maps (so they extend to inputs unlike any seen), and window n's latent depends only on
+    frames n*down .. n*down+down-1."""
+    vae = make_vae(seed=2, down=down, linear_skip=True)
+    assert make_vae(down=down).enc_skip is None             # off by default: old checkpoints load
+    with torch.no_grad():
+        for net in (vae.encoder, vae.decoder):
+            net[-1].weight.zero_()
+            net[-1].bias.zero_()
+    x1, x2 = torch.randn(2, 1, 16, TINY.feat_dim)
+    zero = torch.zeros_like(x1)
+    enc = lambda x: vae.encode(x)[0]  # noqa: E731
+    assert torch.allclose(enc(x1 + 2 * x2) - enc(zero), (enc(x1) - enc(zero)) + 2 * (enc(x2) - enc(zero)), atol=1e-4)
+    z1, z2 = enc(x1), enc(x2)
+    dec0 = vae.decode(torch.zeros_like(z1))
+    assert torch.allclose(vae.decode(z1 - z2) - dec0, (vae.decode(z1) - dec0) - (vae.decode(z2) - dec0), atol=1e-4)
+    x3 = x1.clone()
+    x3[:, :down] += 5.0                                      # change only the first window
+    moved = (enc(x3) - enc(x1)).abs().sum(-1)[0]
+    assert moved[0] > 0 and torch.all(moved[1:] == 0)
+    # The full model (networks restored to random weights) is not affine.
+    full = make_vae(seed=2, down=down, linear_skip=True)
+    e = lambda x: full.encode(x)[0]  # noqa: E731
+    assert not torch.allclose(e(2 * x1) - e(zero), 2 * (e(x1) - e(zero)), atol=1e-3)
+
+
+def test_latent_noise_only_while_training() -> None:
+    x = torch.randn(2, 16, TINY.feat_dim)
+    plain, noisy = make_vae(seed=4), make_vae(seed=4, latent_noise=0.5)
+    run = lambda vae: vae(x, generator=torch.Generator().manual_seed(1))[0]  # noqa: E731
+    assert torch.equal(run(plain), run(noisy))               # eval mode: no extra noise
+    plain.train(), noisy.train()
+    assert not torch.allclose(run(plain), run(noisy))
+    assert torch.equal(plain(x, sample=False)[0], noisy(x, sample=False)[0])
+    # The noise is relative to the code's spread: scaling the code scales the noise with it.
+    mu, logvar = noisy.encode(x)
+    spread = mu.flatten(0, -2).std(dim=0)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    z_seen = []
+    noisy.decode = lambda z: z_seen.append(z) or z  # capture z
+    noisy(x, generator=gen)
+    eps_post = torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
+    extra = z_seen[0] - (mu + torch.exp(0.5 * logvar) * eps_post)
+    ratio = (extra.flatten(0, -2).std(dim=0) / (0.5 * spread)).median()
+    assert 0.6 < ratio < 1.4
 
 
 def test_receptive_field_matches_gradient() -> None:
