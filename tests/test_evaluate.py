@@ -183,6 +183,8 @@ def test_benchmark_cli_quick(name, tiny_model_dir, tiny_evaluator, tiny_data, tm
         args += ["--bvh-dir", str(bvh)]
     if name == "latency":
         args += ["--runs", "1", "--seconds", "2", "3"]
+    if name == "t2m":
+        args += ["--temperature", "0.5"]
     assert evaluate_main(args) == 0
     doc = json.loads((tmp_path / f"{name}.json").read_text())
     assert doc["rows"] and doc["table"] in capsys.readouterr().out
@@ -191,6 +193,8 @@ def test_benchmark_cli_quick(name, tiny_model_dir, tiny_evaluator, tiny_data, tm
         assert set(rows) >= {"real", "generated", "generated (paraphrases)", "unconditional (cfg 0)"}
         assert rows["real"]["R@3"]["mean"] > 0.6 and rows["generated"]["MModality"]["mean"] >= 0
         assert "distinct (content, style)" in doc["table"]
+        assert doc["settings"]["sampler"]["temperature"] == 0.5
+        assert rows["real"]["Jerk"]["mean"] > 0 and rows["generated"]["Jerk"]["mean"] > 0
     if name == "keyframes":
         methods = {(r["split"], r["keys"], r["method"]) for r in doc["rows"]}
         assert ("test", "every 20", "linear interp.") in methods and ("ood", "sparse", "model, no keys") in methods

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,
                    help="sample with this guidance scale instead of the model's default")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sample with this head temperature instead of the model's default")
     return p
 
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     pipe = Pipeline.from_pretrained(args.model)
     if args.cfg_scale is not None:
         pipe.sampler = dataclasses.replace(pipe.sampler, cfg_scale=args.cfg_scale)
+    if args.temperature is not None:
+        pipe.sampler = dataclasses.replace(pipe.sampler, temperature=args.temperature)
     ev = None
     # Caption embeddings are cached with the results, never beside a shipped checkpoint.
     cache = Path(args.out) / "caption_cache.npz"

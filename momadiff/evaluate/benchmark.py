@@ -156,7 +156,9 @@ def t2m(pipe, ev: Evaluator, ds: MotionDataset, clips: int | None = None, repeat
     max_frames = ev.model.config.max_frames
     # Real motions as the evaluator sees them (centre crop); generated ones get the same length,
     # one frame more because T frames of joints give T-1 feature rows.
-    real_feats = [ds.features(i)[centre_crop(ds.clips[i]["num_frames"], max_frames)] for i in idx]
+    crops = [centre_crop(ds.clips[i]["num_frames"], max_frames) for i in idx]
+    real_feats = [ds.features(i)[c] for i, c in zip(idx, crops)]
+    real_jerk = float(np.mean([metrics.jerk(ds.joints(i)[c]) for i, c in zip(idx, crops)]))
     lengths = [len(f) for f in real_feats]
     real = ev.embed_features(real_feats)
     labels = [label(ds.clips[i]) for i in idx]
@@ -182,6 +184,7 @@ def t2m(pipe, ev: Evaluator, ds: MotionDataset, clips: int | None = None, repeat
         boot = real[rr.integers(len(real), size=len(real))]
         row = scores(real, caps, rr)
         row["FID"] = metrics.fid(boot, real)
+        row["Jerk"] = real_jerk
         runs["real"].append(row)
         runs["real (paraphrase captions)"].append(scores(real, paras, rr) | {"FID": float("nan")})
         for name, source, cfg_scale in conditions:
@@ -193,7 +196,8 @@ def t2m(pipe, ev: Evaluator, ds: MotionDataset, clips: int | None = None, repeat
                 bar.update(1)
             # Paraphrase-prompted motions are scored against a training-family caption of the same
             # clip, so the row measures the generator's generalisation, not the evaluator's.
-            runs[name].append(scores(embed_joints(ev, motions), caps, rr))
+            runs[name].append(scores(embed_joints(ev, motions), caps, rr)
+                              | {"Jerk": float(np.mean([metrics.jerk(m) for m in motions]))})
         # MultiModality: several samples of the same caption, for a subset of clips.
         pick = rr.choice(len(idx), size=min(mm_texts, len(idx)), replace=False)
         groups = []
@@ -206,7 +210,7 @@ def t2m(pipe, ev: Evaluator, ds: MotionDataset, clips: int | None = None, repeat
         runs["generated"][-1]["MModality"] = metrics.multimodality(np.stack(groups)) if mm_samples >= 2 else float("nan")
     bar.close()
 
-    columns = ["motions", "FID", "R@1", "R@2", "R@3", "MM-Dist", "Diversity", "MModality"]
+    columns = ["motions", "FID", "R@1", "R@2", "R@3", "MM-Dist", "Diversity", "MModality", "Jerk"]
     result = Result("t2m", columns, settings={
         "split": split, "clips": len(idx), "repeats": repeats, "mm_texts": len(pick), "mm_samples": mm_samples,
         "seed": seed, "sampler": vars(pipe.sampler), "evaluator": ev.meta.get("path"),
@@ -225,6 +229,7 @@ def t2m(pipe, ev: Evaluator, ds: MotionDataset, clips: int | None = None, repeat
         "real: FID of a bootstrap resample vs the full real set (the noise floor at this size)",
         "paraphrase rows: prompted with held-out paraphrases (or, for real, retrieved by them); generated ones scored against training captions",
         "unconditional: cfg_scale 0, i.e. the text-dropped condition; scored against the clip's caption",
+        "Jerk: mean norm of the third difference of joint positions, m/s^3 (real: the same centre crops)",
     ]
     return result
 
