@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import synthetic_walk
 from momadiff import checkpoint, features
@@ -58,6 +59,20 @@ def test_vae_overfits_and_resumes(tiny_data, tmp_path):
     assert ck["step"] == 200 and "model_ema" in ck and ck["mean"].shape == (263,)
     r = run("train_vae.py", *common, "--steps=220", "--resume")
     assert "resumed" in r.stdout and checkpoint.load(out / "vae.pt")["step"] == 220
+
+    # Decoder-only fine-tuning from that checkpoint: encoder and key encoder stay bit-identical (so
+    # latents, and a transformer trained on them, stay valid); the decoder moves; overrides apply.
+    tuned = tmp_path / "tuned"
+    run("train_vae.py", *[c for c in common if not c.startswith("--out")], f"--out={tuned}", "--steps=30",
+        f"--init_from={out / 'vae.pt'}", "--decoder_only=true", "--latent_noise=0.3")
+    a, b = checkpoint.load(out / "vae.pt"), checkpoint.load(tuned / "vae.pt")
+    assert b["config"]["latent_noise"] == 0.3 and b["step"] == 30
+    frozen = [k for k in a["model_ema"] if k.startswith("encoder.")]
+    assert frozen and all(torch.equal(a["model_ema"][k], b["model_ema"][k]) for k in frozen)
+    assert all(torch.equal(v, b["key_encoder_ema"][k]) for k, v in a["key_encoder_ema"].items())
+    assert not all(torch.equal(v, b["model_ema"][k]) for k, v in a["model_ema"].items() if k.startswith("decoder."))
+    with pytest.raises(AssertionError):
+        run("train_vae.py", *common, "--steps=5", "--decoder_only=true")   # needs --init_from
 
 
 def test_transformer_overfits_and_loads_as_pipeline(tiny_data, tmp_path):

@@ -104,6 +104,8 @@ class EMA:
     def __init__(self, model: torch.nn.Module, decay: float = 0.999):
         self.decay = decay
         self.shadow = copy.deepcopy(model).eval()
+        # Frozen parameters are copied, not averaged, so they stay bit-identical.
+        self.frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
         for p in self.shadow.parameters():
             p.requires_grad_(False)
 
@@ -111,8 +113,8 @@ class EMA:
     def update(self, model: torch.nn.Module, step: int) -> None:
         # Warm up: a young average would be dominated by the random init.
         d = min(self.decay, (1 + step) / (10 + step))
-        for e, p in zip(self.shadow.state_dict().values(), model.state_dict().values()):
-            if e.is_floating_point():
+        for (name, e), p in zip(self.shadow.state_dict().items(), model.state_dict().values()):
+            if e.is_floating_point() and name not in self.frozen:
                 e.mul_(d).add_(p.detach(), alpha=1 - d)
             else:
                 e.copy_(p)

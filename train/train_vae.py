@@ -48,6 +48,9 @@ class Config:
     max_minutes: float = 0.0     # stop (after saving) once this much wall time has passed; 0 = no limit
     val_clips: int = 64
     watch_split: str = "ood"     # also logged at each validation (watched, never used to choose)
+    init_from: str = ""          # start from this VAE checkpoint's (EMA) weights, fresh optimizer, step 0
+    decoder_only: bool = False   # train the decoder alone: the encoder and key encoder stay as they are,
+                                 # so latents (and a transformer trained on them) stay valid
 
 
 def sample_batch(feats: list[np.ndarray], crop: int, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,7 +101,14 @@ def main(argv: list[str]) -> None:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "vae.pt"
 
-    vcfg = common.model_config(VAE_PRESETS, cfg.preset, extra)
+    init = checkpoint.load(cfg.init_from, kind="vae") if cfg.init_from else None
+    if init is not None:
+        # The starting checkpoint's model, with any --key=value overrides (e.g. --latent_noise=0.2).
+        vcfg = common.model_config({"init": VAEConfig(**init["config"])}, "init", extra)
+    else:
+        vcfg = common.model_config(VAE_PRESETS, cfg.preset, extra)
+    if cfg.decoder_only and init is None:
+        raise SystemExit("error: --decoder_only needs --init_from=<a trained VAE checkpoint>")
     if cfg.crop % vcfg.down:
         raise SystemExit(f"error: --crop={cfg.crop} must be a multiple of down={vcfg.down}")
     state = None
@@ -125,8 +135,16 @@ def main(argv: list[str]) -> None:
     vae = MotionVAE(vcfg)
     kcfg = KeyEncoderConfig(latent_dim=vcfg.latent_dim, down=vcfg.down)
     kenc = KeyEncoder(kcfg)
+    if init is not None:
+        vae.load_state_dict(init["model_ema"])
+        kenc.load_state_dict(init["key_encoder_ema"])
+    if cfg.decoder_only:
+        frozen = [*vae.encoder.parameters(), *kenc.parameters()]
+        frozen += list(vae.enc_skip.parameters()) if vae.enc_skip is not None else []
+        for p in frozen:
+            p.requires_grad_(False)
     ema, kema = common.EMA(vae, cfg.ema), common.EMA(kenc, cfg.ema)
-    params = list(vae.parameters()) + list(kenc.parameters())
+    params = [p for p in list(vae.parameters()) + list(kenc.parameters()) if p.requires_grad]
     # The likelihood's log-scale should track log(mean L1), several units from its init: Adam moves
     # a parameter about lr per step, so it gets a larger rate than the weights.
     rest = [p for p in params if p is not vae.log_scale]
@@ -144,7 +162,7 @@ def main(argv: list[str]) -> None:
         if common.is_main():
             print(f"resumed from {ckpt_path} at step {step}")
     dvae = DDP(vae) if world > 1 else vae
-    dkenc = DDP(kenc) if world > 1 else kenc
+    dkenc = DDP(kenc) if world > 1 and not cfg.decoder_only else kenc
     mean_t, std_t = torch.from_numpy(ds.mean).float(), torch.from_numpy(ds.std).float()
     pos_fn = positions_fn(mean_t, std_t)
     rng = np.random.default_rng(cfg.seed * 1000 + rank + step)
@@ -176,8 +194,11 @@ def main(argv: list[str]) -> None:
         x = torch.from_numpy(sample_batch(train, cfg.crop, cfg.batch, rng))          # [B, T, F]
         x_hat, mu, logvar = dvae(x, sample=True, generator=gen)
         terms = vae_loss(x, x_hat, mu, logvar, vae.log_scale, vcfg, positions_fn=pos_fn)
-        pose, offset, target = training_pairs(x, mu.detach(), vcfg.down, gen)
-        key = torch.nn.functional.mse_loss(dkenc(pose, offset), target)
+        if cfg.decoder_only:
+            key = torch.zeros(())
+        else:
+            pose, offset, target = training_pairs(x, mu.detach(), vcfg.down, gen)
+            key = torch.nn.functional.mse_loss(dkenc(pose, offset), target)
         loss = terms["loss"] + cfg.key_weight * key
         step = common.optimizer_step(opt, loss, params, [(ema, vae), (kema, kenc)], step)
         meter.tick(cfg.batch * world)
