@@ -86,6 +86,8 @@ def is_main() -> bool:
 
 def cleanup_distributed() -> None:
     if dist.is_initialized():
+        # Wait for every rank (rank 0 may still be saving) so no rank tears down gloo under a peer.
+        dist.barrier()
         dist.destroy_process_group()
 
 
