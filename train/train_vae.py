@@ -139,10 +139,9 @@ def main(argv: list[str]) -> None:
         vae.load_state_dict(init["model_ema"])
         kenc.load_state_dict(init["key_encoder_ema"])
     if cfg.decoder_only:
-        frozen = [*vae.encoder.parameters(), *kenc.parameters()]
-        frozen += list(vae.enc_skip.parameters()) if vae.enc_skip is not None else []
-        for p in frozen:
-            p.requires_grad_(False)
+        for module in (vae.encoder, vae.enc_skip, kenc):
+            if module is not None:
+                module.requires_grad_(False)
     ema, kema = common.EMA(vae, cfg.ema), common.EMA(kenc, cfg.ema)
     params = [p for p in list(vae.parameters()) + list(kenc.parameters()) if p.requires_grad]
     # The likelihood's log-scale should track log(mean L1), several units from its init: Adam moves
