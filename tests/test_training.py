@@ -117,3 +117,24 @@ def test_ddp_two_processes(tiny_data, tmp_path):
     rows = list(csv.DictReader(open(out / "log.csv")))
     # clips/s counts both processes' batches
     assert rows and float(rows[-1]["clips_per_s"]) > 0
+
+
+def test_content_balanced_sampling():
+    sys.path.insert(0, str(ROOT / "train"))
+    import train_transformer as tt
+    contents = ["wave"] * 90 + ["bow"] * 10
+    assert tt.content_weights(contents, 0.0) is None
+    w = tt.content_weights(contents, 1.0)
+    assert np.isclose(w.sum(), 1) and np.isclose(w[:90].sum(), 0.5)           # every content equally often
+    w = tt.content_weights(contents, 0.5)
+    assert np.isclose(w[:90].sum() / w[90:].sum(), 3.0)                          # sqrt(90/10)
+    # make_batch draws by those weights
+    clips = [{"mu": torch.zeros(4 if c == "bow" else 6, 2), "keys": torch.zeros(4 if c == "bow" else 6, 2, 2)}
+             for c in contents]
+    caps = [np.zeros((1, 3), np.float32)] * len(clips)
+    cfg = tt.Config(batch=2000)
+    pad = tt.make_batch(clips, caps, cfg, 128, np.random.default_rng(0), tt.content_weights(contents, 1.0))[3]
+    bows = float(((~pad).sum(1) == 4).float().mean())
+    assert 0.45 < bows < 0.55
+    pad = tt.make_batch(clips, caps, cfg, 128, np.random.default_rng(0))[3]
+    assert 0.07 < float(((~pad).sum(1) == 4).float().mean()) < 0.13            # uniform: 10%

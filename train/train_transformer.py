@@ -13,6 +13,7 @@ import dataclasses
 import math
 import shutil
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,6 +51,9 @@ class Config:
     ema: float = 0.999
     text_drop: float = 0.1       # caption dropped (null token) for classifier-free guidance
     key_prob: float = 0.5        # fraction of samples that get simulated user keyframes
+    # Clip sampling weight count(content)^-balance: 0 draws clips uniformly (a content with 350
+    # clips 27x as often as one with 13), 1 draws every content equally often.
+    balance: float = 0.0
     diffusion_mult: int = 2      # noise draws per masked latent: more signal for the head per transformer pass
     seed: int = 0
     threads: int = 0
@@ -87,11 +91,21 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int],
     return out
 
 
+def content_weights(contents: list[str], balance: float) -> np.ndarray | None:
+    """Sampling probabilities per clip, count(content)^-balance normalised (None for balance 0)."""
+    if balance == 0:
+        return None
+    counts = Counter(contents)
+    w = np.array([counts[c] ** -balance for c in contents], dtype=np.float64)
+    return w / w.sum()
+
+
 def make_batch(clips: list[dict], caps: list[np.ndarray], cfg: Config, max_latents: int,
-               rng: np.random.Generator):
-    """A padded batch with masks: latents, masked, key, pad, text, drop."""
+               rng: np.random.Generator, weights: np.ndarray | None = None):
+    """A padded batch with masks: latents, masked, key, pad, text, drop. Clips are drawn uniformly,
+    or with probabilities `weights` [len(clips)]."""
     B = cfg.batch
-    picks = rng.integers(len(clips), size=B)
+    picks = rng.integers(len(clips), size=B) if weights is None else rng.choice(len(clips), size=B, p=weights)
     lens = [min(len(clips[i]["mu"]), max_latents) for i in picks]
     N = max(lens)
     D = clips[0]["mu"].shape[1]
@@ -191,6 +205,7 @@ def main(argv: list[str]) -> None:
         return [{"mu": (c["mu"] - lat_mean) / lat_std, "keys": (c["keys"] - lat_mean) / lat_std} for c in cs]
 
     clips, val_clips = unit(cached["clips"]), unit(cached["val_clips"])
+    weights = content_weights([ds.clips[i]["content"] for i in train_idx] * 2, cfg.balance)
 
     torch.manual_seed(cfg.seed)
     model = MaskedTransformer(tcfg)
@@ -257,7 +272,7 @@ def main(argv: list[str]) -> None:
         lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = make_batch(clips, caps, cfg, tcfg.max_latents, rng)
+        batch = make_batch(clips, caps, cfg, tcfg.max_latents, rng, weights)
         masked, pad = batch[1], batch[3]
         loss = diffusion_loss(dmodel, dhead, batch, gen)
         step = common.optimizer_step(opt, loss, params, [(ema, model), (hema, head)], step)
