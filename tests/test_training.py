@@ -14,6 +14,7 @@ from momadiff import checkpoint, features
 from momadiff.data.dataset import write_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "train"))   # the training scripts' helpers, imported by some tests
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,6 @@ def test_ddp_two_processes(tiny_data, tmp_path):
 
 
 def test_content_balanced_sampling():
-    sys.path.insert(0, str(ROOT / "train"))
     import train_transformer as tt
     contents = ["wave"] * 90 + ["bow"] * 10
     assert tt.content_weights(contents, 0.0) is None
