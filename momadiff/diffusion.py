@@ -183,7 +183,8 @@ class NoiseSchedule:
 
 @torch.no_grad()
 def ddim_sample(head: Denoiser, c: torch.Tensor, schedule: NoiseSchedule, num_steps: int,
-                generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+                generator: torch.Generator | None = None, temperature: float = 1.0,
+                noise: torch.Tensor | None = None) -> torch.Tensor:
     """Deterministic DDIM (eta 0) sampling of one latent per condition row.
 
     Args:
@@ -193,14 +194,16 @@ def ddim_sample(head: Denoiser, c: torch.Tensor, schedule: NoiseSchedule, num_st
         num_steps: number of DDIM steps.
         generator: draws the starting noise ``N(0, I)``.
         temperature: scales the starting noise; below 1 trades diversity for fidelity.
+        noise: the starting noise ``[M, latent_dim]`` (each row ``N(0, I)``), instead of drawing it.
 
     Returns:
         Clean latents ``[M, latent_dim]``.
     """
     M = c.shape[0]
-    gen_device = generator.device if generator is not None else "cpu"
-    x = torch.randn((M, head.latent_dim), generator=generator, device=gen_device, dtype=c.dtype)
-    x = x.to(c.device) * temperature  # [M, latent_dim]
+    if noise is None:
+        gen_device = generator.device if generator is not None else "cpu"
+        noise = torch.randn((M, head.latent_dim), generator=generator, device=gen_device, dtype=c.dtype)
+    x = noise.to(device=c.device, dtype=c.dtype) * temperature  # [M, latent_dim]
     timesteps = schedule.ddim_timesteps(num_steps).tolist()
     for i, t in enumerate(timesteps):
         t_prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1

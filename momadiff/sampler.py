@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from . import noise
 from .diffusion import NoiseSchedule, ddim_sample
 
 
@@ -27,6 +28,7 @@ class SamplerConfig:
     cfg_scale: float = 3.0       # guidance on the transformer's condition; 1 = none
     temperature: float = 1.0     # scale of the head's starting noise
     keyframe_stride: int = 8     # stage 1 places about one latent every this many
+    noise_corr: float = 0.0      # correlation length (latents) of the head's starting noise over time; 0 = independent
 
 
 @dataclass
@@ -125,6 +127,9 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
     text_b = text.reshape(1, -1).expand(batch, -1)
     drop = torch.tensor([False, True][:batch])
     key = torch.from_numpy(user)[None].expand(batch, -1)
+    # Correlated starting noise (momadiff.noise.smooth): each latent's is still N(0, I), so each
+    # sample's distribution is unchanged, but errors vary smoothly over time rather than as jitter.
+    start = noise.smooth(num_latents, latent_dim, config.noise_corr, generator) if config.noise_corr > 0 else None
     for s, chosen in enumerate(plan, start=1):
         t0 = time.perf_counter()
         masked = torch.from_numpy(~known)[None].expand(batch, -1)
@@ -134,7 +139,8 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
         if guided:
             c = cond[1, chosen] + config.cfg_scale * (cond[0, chosen] - cond[1, chosen])
         t1 = time.perf_counter()
-        z = ddim_sample(head, c, schedule, config.ddim_steps, generator, temperature=config.temperature)
+        z = ddim_sample(head, c, schedule, config.ddim_steps, generator, temperature=config.temperature,
+                        noise=None if start is None else start[chosen])
         t2 = time.perf_counter()
         filled = np.zeros(num_latents, dtype=bool)
         filled[chosen] = True

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import noise
+
 
 @dataclass
 class VAEConfig:
@@ -38,6 +40,8 @@ class VAEConfig:
     root_dims: int = 4
     linear_skip: bool = False  # a linear path beside each network (see MotionVAE)
     latent_noise: float = 0.0  # training only: noise on z, as a fraction of each dimension's batch std
+    noise_highpass: float = 0.0  # > 0: that noise is high-passed over time (white noise minus its Gaussian
+                                 # blur of this many latents), so only fast latent changes are trained away
 
     def __post_init__(self) -> None:
         if self.down not in (1, 2, 4):
@@ -205,6 +209,8 @@ class MotionVAE(nn.Module):
                 # just be outgrown by the encoder scaling its code up).
                 spread = mu.detach().flatten(0, -2).std(dim=0)
                 eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+                if self.config.noise_highpass > 0:
+                    eps = noise.highpass(eps, self.config.noise_highpass)
                 z = z + self.config.latent_noise * spread * eps
         return self.decode(z), mu, logvar
 

@@ -1,5 +1,6 @@
 """The training scripts on a 4-clip synthetic dataset: loss falls, resume continues, DDP runs."""
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
@@ -72,6 +73,12 @@ def test_vae_overfits_and_resumes(tiny_data, tmp_path):
     assert frozen and all(torch.equal(a["model_ema"][k], b["model_ema"][k]) for k in frozen)
     assert all(torch.equal(v, b["key_encoder_ema"][k]) for k, v in a["key_encoder_ema"].items())
     assert not all(torch.equal(v, b["model_ema"][k]) for k, v in a["model_ema"].items() if k.startswith("decoder."))
+    # so the transformer's latent cache is still valid for it, and only for it
+    from train_transformer import encoder_fingerprint
+    assert encoder_fingerprint(a) == encoder_fingerprint(b)
+    moved = {**a, "model_ema": {**a["model_ema"], frozen[0]: a["model_ema"][frozen[0]] + 1e-4}}
+    assert encoder_fingerprint(moved) != encoder_fingerprint(a)
+    assert encoder_fingerprint({**a, "std": a["std"] * 1.01}) != encoder_fingerprint(a)
     with pytest.raises(AssertionError):
         run("train_vae.py", *common, "--steps=5", "--decoder_only=true")   # needs --init_from
 
@@ -90,18 +97,30 @@ def test_transformer_overfits_and_loads_as_pipeline(tiny_data, tmp_path):
     # training clips overfit, so its direction here says nothing; it must be there and move.)
     val = losses(out, "val_loss")
     assert len(val) == 3 and np.isfinite(val).all() and len(set(val)) == 3
+    # --init_from: a new run starting from those weights (fresh optimizer, step 0) starts where
+    # the first run ended, not where it began
+    moved = tmp_path / "moved"
+    r = run("train_transformer.py", f"--data={tiny_data}", f"--vae={vae / 'vae.pt'}", f"--out={moved}",
+            "--preset=tiny", "--head_preset=tiny", "--text_encoder=hash", "--batch=16", "--steps=4",
+            "--log_every=1", "--threads=1", "--lr=1e-5", "--warmup=1", "--val_every=100000",
+            f"--init_from={out / 't2m.pt'}")
+    assert "initialised from" in r.stdout and checkpoint.load(moved / "t2m.pt")["step"] == 4
+    assert np.mean(losses(moved)) < 0.8 * np.mean(l[:2])
     from momadiff import Pipeline
     pipe = Pipeline.from_pretrained(out)
     m = pipe.generate("a person walks forward", seconds=2.0, seed=0)
     assert m.joints.shape == (40, 22, 3) and np.isfinite(m.joints).all()
     # the shipped form: EMA weights in float16, no optimizer; generates nearly the same motion
     ship = tmp_path / "ship"
-    run("export.py", f"--vae={vae / 'vae.pt'}", f"--t2m={out / 't2m.pt'}", f"--out={ship}", "--cfg_scale=2.5")
+    run("export.py", f"--vae={vae / 'vae.pt'}", f"--t2m={out / 't2m.pt'}", f"--out={ship}", "--cfg_scale=2.5",
+        "--noise_corr=2")
     assert (ship / "t2m.pt").stat().st_size < 0.5 * (out / "t2m.pt").stat().st_size
     assert "optimizer" not in checkpoint.load(ship / "t2m.pt")
-    assert Pipeline.from_pretrained(ship).sampler.cfg_scale == 2.5 != pipe.sampler.cfg_scale
-    m16 = Pipeline.from_pretrained(ship).generate("a person walks forward", seconds=2.0, seed=0,
-                                                  cfg_scale=pipe.sampler.cfg_scale)
+    p16 = Pipeline.from_pretrained(ship)
+    assert p16.sampler.cfg_scale == 2.5 != pipe.sampler.cfg_scale
+    assert p16.sampler.noise_corr == 2.0 != pipe.sampler.noise_corr
+    p16.sampler = dataclasses.replace(p16.sampler, noise_corr=pipe.sampler.noise_corr)
+    m16 = p16.generate("a person walks forward", seconds=2.0, seed=0, cfg_scale=pipe.sampler.cfg_scale)
     assert np.abs(m16.joints - m.joints).mean() < 0.05
 
 

@@ -127,6 +127,16 @@ def test_latent_noise_only_while_training() -> None:
     assert 0.6 < ratio < 1.4
 
 
+def test_highpass_latent_noise_only_while_training() -> None:
+    # in the model: training-time noise only, as with white noise
+    x = torch.randn(2, 16, TINY.feat_dim)
+    plain, hpvae = make_vae(seed=4), make_vae(seed=4, latent_noise=0.5, noise_highpass=2.0)
+    run = lambda vae: vae(x, generator=torch.Generator().manual_seed(1))[0]  # noqa: E731
+    assert torch.equal(run(plain), run(hpvae))
+    plain.train(), hpvae.train()
+    assert not torch.allclose(run(plain), run(hpvae))
+
+
 def test_receptive_field_matches_gradient() -> None:
     for down in (1, 2, 4):
         vae = make_vae(down=down)

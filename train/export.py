@@ -41,12 +41,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", default="assets/model")
     ap.add_argument("--cfg_scale", type=float, default=None,
                     help="the model's default guidance scale (chosen on the val split)")
+    ap.add_argument("--noise_corr", type=float, default=None,
+                    help="the model's default correlation length of the head's starting noise (val split)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     checkpoint.save(out / "vae.pt", slim(checkpoint.load(a.vae, kind="vae"), ["model", "key_encoder"]))
     t2m = slim(checkpoint.load(a.t2m, kind="t2m"), ["model", "head"])
-    if a.cfg_scale is not None:
-        t2m["sampler_config"] = {**t2m.get("sampler_config", {}), "cfg_scale": a.cfg_scale}
+    for name in ("cfg_scale", "noise_corr"):
+        if getattr(a, name) is not None:
+            t2m["sampler_config"] = {**t2m.get("sampler_config", {}), name: getattr(a, name)}
     checkpoint.save(out / "t2m.pt", t2m)
     for f in ("vae.pt", "t2m.pt"):
         print(f"{out / f}: {(out / f).stat().st_size / 1e6:.1f} MB")

@@ -10,6 +10,7 @@ training clip are computed once and cached in the run folder; caption embeddings
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import shutil
 import sys
@@ -43,6 +44,8 @@ class Config:
     head_preset: str = "cpu"
     text_encoder: str = "minilm"
     resume: bool = False
+    init_from: str = ""          # start from this t2m checkpoint's (EMA) weights, fresh optimizer, step 0
+                                 # (e.g. to move a trained transformer onto a retrained VAE's latents)
     batch: int = 32
     lr: float = 4e-4
     weight_decay: float = 0.02
@@ -62,6 +65,22 @@ class Config:
     max_minutes: float = 0.0
     val_every: int = 1000        # diffusion loss of the EMA model on fixed validation batches
     val_batches: int = 8
+
+
+def encoder_fingerprint(vae_ckpt: dict) -> str:
+    """A hash of everything that turns motion into latents (encoder, key encoder, feature
+    normalisation), so cached latents are reused after a decoder-only fine-tuning but never after
+    the encoder changed (a step count can't tell: a run resumed from --init_from restarts at 0)."""
+    h = hashlib.sha1()
+    model = vae_ckpt["model_ema"] or vae_ckpt["model"]
+    kenc = vae_ckpt.get("key_encoder_ema") or vae_ckpt["key_encoder"]
+    parts = sorted((k, v) for k, v in model.items() if k.split(".")[0] in ("encoder", "enc_skip"))
+    parts += sorted(("key_encoder." + k, v) for k, v in kenc.items())
+    parts += [("mean", vae_ckpt["mean"]), ("std", vae_ckpt["std"])]
+    for name, value in parts:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(torch.as_tensor(value).detach().cpu().numpy()).tobytes())
+    return h.hexdigest()
 
 
 @torch.no_grad()
@@ -161,11 +180,17 @@ def main(argv: list[str]) -> None:
     scfg = ScheduleConfig()
     if extra:
         raise SystemExit(f"error: unknown options {', '.join('--' + k for k in extra)}")
-    state = None
+    state = init = None
     if cfg.resume and ckpt_path.exists():
         state = checkpoint.load(ckpt_path, kind="t2m")
-        tcfg, hcfg = TransformerConfig(**state["config"]), DiffHeadConfig(**state["head_config"])
-        scfg = ScheduleConfig(**state["schedule_config"])
+    elif cfg.init_from:
+        init = checkpoint.load(cfg.init_from, kind="t2m")
+    if state or init:
+        tcfg = TransformerConfig(**(state or init)["config"])
+        hcfg = DiffHeadConfig(**(state or init)["head_config"])
+        scfg = ScheduleConfig(**(state or init)["schedule_config"])
+        if tcfg.latent_dim != latent_dim:
+            raise SystemExit(f"error: that checkpoint works on {tcfg.latent_dim}-d latents, the VAE has {latent_dim}")
 
     ds = MotionDataset(cfg.data)
     train_idx = ds.split("train")
@@ -185,14 +210,15 @@ def main(argv: list[str]) -> None:
 
     cache = run / "latents.pt"
     vae_step = int(vck.get("step", 0))
+    fingerprint = encoder_fingerprint(vck)
     cached = torch.load(cache, weights_only=True) if cache.exists() else None
-    if (cached is None or cached["vae_step"] != vae_step or cached["n"] != 2 * len(train_idx)
+    if (cached is None or cached.get("encoder") != fingerprint or cached["n"] != 2 * len(train_idx)
             or "val_clips" not in cached):
         if common.is_main():
             clips = encode_clips(vck, ds, train_idx)
             allmu = torch.cat([c["mu"] for c in clips])
             lat_mean, lat_std = allmu.mean(0), allmu.std(0).clamp_min(1e-3)
-            torch.save({"vae_step": vae_step, "n": 2 * len(train_idx), "clips": clips,
+            torch.save({"encoder": fingerprint, "n": 2 * len(train_idx), "clips": clips,
                         "val_clips": encode_clips(vck, ds, val_idx, mirrored=False),
                         "lat_mean": lat_mean, "lat_std": lat_std}, cache)
             shutil.copyfile(cfg.vae, run / "vae.pt")
@@ -215,6 +241,13 @@ def main(argv: list[str]) -> None:
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step = 0
+    if init is not None:
+        for net, shadow, name in ((model, ema, "model"), (head, hema, "head")):
+            state_dict = {k: v.float() for k, v in (init.get(f"{name}_ema") or init[name]).items()}
+            net.load_state_dict(state_dict)
+            shadow.shadow.load_state_dict(state_dict)
+        if common.is_main():
+            print(f"initialised from {cfg.init_from} (step {init.get('step')})")
     if state is not None:
         model.load_state_dict(state["model"])
         head.load_state_dict(state["head"])

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample with this guidance scale instead of the model's default")
     p.add_argument("--temperature", type=float, default=None,
                    help="sample with this head temperature instead of the model's default")
+    p.add_argument("--noise-corr", type=float, default=None,
+                   help="sample with this correlation length (latents) of the head's noise instead of the model's default")
     return p
 
 
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         pipe.sampler = dataclasses.replace(pipe.sampler, cfg_scale=args.cfg_scale)
     if args.temperature is not None:
         pipe.sampler = dataclasses.replace(pipe.sampler, temperature=args.temperature)
+    if args.noise_corr is not None:
+        pipe.sampler = dataclasses.replace(pipe.sampler, noise_corr=args.noise_corr)
     ev = None
     # Caption embeddings are cached with the results, never beside a shipped checkpoint.
     cache = Path(args.out) / "caption_cache.npz"
