@@ -1,7 +1,7 @@
 """Checkpoints load only as plain tensors: a crafted pickle is refused without running it."""
-import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,9 +51,14 @@ def test_plain_pickle_file_is_refused(tmp_path):
 
 
 def test_garbage_and_truncated_files(tmp_path):
-    (tmp_path / "g.pt").write_bytes(os.urandom(1000))
-    with pytest.raises(CheckpointError):
-        checkpoint.load(tmp_path / "g.pt")
+    # Random bytes, half of them behind a pickle header (how torch's legacy format starts): the
+    # unpickler fails in many ways (IndexError, KeyError, ...), every one must become CheckpointError.
+    rng = np.random.default_rng(0)
+    for i in range(200):
+        junk = rng.bytes(int(rng.integers(10, 3000)))
+        (tmp_path / "g.pt").write_bytes(b"\x80\x02" + junk if i % 2 else junk)
+        with pytest.raises(CheckpointError):
+            checkpoint.load(tmp_path / "g.pt")
     checkpoint.save(tmp_path / "ok.pt", {"kind": "vae", "x": torch.zeros(1000)})
     data = (tmp_path / "ok.pt").read_bytes()
     (tmp_path / "t.pt").write_bytes(data[: len(data) // 2])
