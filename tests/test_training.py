@@ -106,6 +106,17 @@ def test_transformer_overfits_and_loads_as_pipeline(tiny_data, tmp_path):
             f"--init_from={out / 't2m.pt'}")
     assert "initialised from" in r.stdout and checkpoint.load(moved / "t2m.pt")["step"] == 4
     assert np.mean(losses(moved)) < 0.8 * np.mean(l[:2])
+    # A decoder-only fine-tuning of the VAE (same encoder): the cached latents are kept (no
+    # re-encoding) and the run folder's vae.pt becomes the new one, which the model folder decodes with.
+    ck = checkpoint.load(vae / "vae.pt")
+    name = next(k for k in ck["model_ema"] if k.startswith("decoder."))
+    ck["model_ema"] = {**ck["model_ema"], name: ck["model_ema"][name] + 0.01}
+    checkpoint.save(tmp_path / "vae_dec.pt", ck)
+    r = run("train_transformer.py", f"--data={tiny_data}", f"--vae={tmp_path / 'vae_dec.pt'}", f"--out={moved}",
+            "--preset=tiny", "--head_preset=tiny", "--text_encoder=hash", "--batch=16", "--steps=5",
+            "--threads=1", "--val_every=100000", "--resume=true")
+    assert "resumed" in r.stdout and "encoding clips" not in r.stderr
+    assert torch.equal(checkpoint.load(moved / "vae.pt")["model_ema"][name], ck["model_ema"][name])
     from momadiff import Pipeline
     pipe = Pipeline.from_pretrained(out)
     m = pipe.generate("a person walks forward", seconds=2.0, seed=0)

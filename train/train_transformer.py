@@ -221,10 +221,13 @@ def main(argv: list[str]) -> None:
             torch.save({"encoder": fingerprint, "n": 2 * len(train_idx), "clips": clips,
                         "val_clips": encode_clips(vck, ds, val_idx, mirrored=False),
                         "lat_mean": lat_mean, "lat_std": lat_std}, cache)
-            shutil.copyfile(cfg.vae, run / "vae.pt")
         if world > 1:
             torch.distributed.barrier()
         cached = torch.load(cache, weights_only=True)
+    # The run folder is a model folder: the VAE given now (e.g. a decoder fine-tuning of the one
+    # the latents came from, which the cache check lets through) is the one it decodes with.
+    if common.is_main() and not ((run / "vae.pt").exists() and (run / "vae.pt").samefile(cfg.vae)):
+        shutil.copyfile(cfg.vae, run / "vae.pt")
     lat_mean, lat_std = cached["lat_mean"], cached["lat_std"]
     # The transformer and head work on unit-scale latents; the pipeline undoes this before decoding.
     def unit(cs: list[dict]) -> list[dict]:
