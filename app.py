@@ -54,7 +54,7 @@ HOW_IT_WORKS = """
    into latents and put in place first (orange); they are never masked.
 3. A **masked transformer** reads the sentence and the latents known so far and proposes what each
    masked latent should be; a small **diffusion head** turns that proposal into an actual latent by
-   denoising random noise in a few DDIM steps.
+   denoising random noise in a few DDIM steps{noise}.
 4. **Stage 1** fills only a few latents spread over the motion: the model sketches the
    key moments first. Each later stage fills the masked latents farthest from anything known, so
    the gaps close recursively, coarse to fine (green = this stage, blue = earlier).
@@ -67,9 +67,11 @@ number of stages; *DDIM steps* is how carefully each latent is denoised.
 
 
 def how_it_works(pipe: Pipeline) -> str:
-    """The explanation, with this model's frames per latent."""
+    """The explanation, with this model's frames per latent and kind of head noise."""
     frames = "every frame" if pipe.down == 1 else f"every {pipe.down} frames"
-    return HOW_IT_WORKS.format(frames=frames, six_s=math.ceil(6 * FPS / pipe.down))
+    noise = (" (the noise changes smoothly from one latent to the next, so neighbouring latents vary "
+             "together rather than jittering)") if pipe.sampler.noise_corr > 0 else ""
+    return HOW_IT_WORKS.format(frames=frames, six_s=math.ceil(6 * FPS / pipe.down), noise=noise)
 
 
 def build_demo(pipe: Pipeline) -> gr.Blocks:

@@ -2,6 +2,8 @@
 BVH upload, sessions (save -> load reproduces the motion exactly), bad input -> messages."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import time
@@ -256,3 +258,8 @@ def test_how_it_works_counts_this_models_latents(tiny_pipeline):
     text = load_app_module().how_it_works(tiny_pipeline)
     d = tiny_pipeline.down
     assert f"every {d} frames" in text and f"a 6 s motion is {120 // d} latents" in text
+    # the head's noise is described as the model draws it
+    assert ("changes smoothly" in text) == (tiny_pipeline.sampler.noise_corr > 0)
+    correlated = copy.copy(tiny_pipeline)
+    correlated.sampler = dataclasses.replace(tiny_pipeline.sampler, noise_corr=8.0)
+    assert "changes smoothly from one latent to the next" in load_app_module().how_it_works(correlated)
