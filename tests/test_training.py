@@ -127,6 +127,11 @@ def test_transformer_overfits_and_loads_as_pipeline(tiny_data, tmp_path):
         "--noise_corr=2")
     assert (ship / "t2m.pt").stat().st_size < 0.5 * (out / "t2m.pt").stat().st_size
     assert "optimizer" not in checkpoint.load(ship / "t2m.pt")
+    # an exported vae.pt (EMA weights only, as "model") can be trained on too: its own fingerprint
+    from train_transformer import encoder_fingerprint
+    shipped_vae = checkpoint.load(ship / "vae.pt")
+    assert "model_ema" not in shipped_vae
+    assert encoder_fingerprint(shipped_vae) != encoder_fingerprint(checkpoint.load(vae / "vae.pt"))
     p16 = Pipeline.from_pretrained(ship)
     assert p16.sampler.cfg_scale == 2.5 != pipe.sampler.cfg_scale
     assert p16.sampler.noise_corr == 2.0 != pipe.sampler.noise_corr

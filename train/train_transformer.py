@@ -72,7 +72,7 @@ def encoder_fingerprint(vae_ckpt: dict) -> str:
     normalisation), so cached latents are reused after a decoder-only fine-tuning but never after
     the encoder changed (a step count can't tell: a run resumed from --init_from restarts at 0)."""
     h = hashlib.sha1()
-    model = vae_ckpt["model_ema"] or vae_ckpt["model"]
+    model = vae_ckpt.get("model_ema") or vae_ckpt["model"]   # an exported vae.pt has only "model"
     kenc = vae_ckpt.get("key_encoder_ema") or vae_ckpt["key_encoder"]
     parts = sorted((k, v) for k, v in model.items() if k.split(".")[0] in ("encoder", "enc_skip"))
     parts += sorted(("key_encoder." + k, v) for k, v in kenc.items())
