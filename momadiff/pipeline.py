@@ -140,12 +140,14 @@ class Pipeline:
         return feats * self.std + self.mean
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor, num_frames: int, unit_scale: bool = True) -> np.ndarray:
+    def decode(self, latents: torch.Tensor, num_frames: int, unit_scale: bool = True,
+               noise: float = 0.0) -> np.ndarray:
         """Latents [N, D] (unit-scale as the sampler makes them, or raw VAE latents) -> joints
-        [num_frames, 22, 3]."""
+        [num_frames, 22, 3]. noise: the level a noise-conditioned decoder is told (0 = exact codes
+        of real motion; generated latents use the sampler's decode_noise)."""
         if unit_scale:
             latents = latents * self.latent_std + self.latent_mean
-        feats = self.vae.decode(latents[None])[0].numpy()                       # [N*down, F]
+        feats = self.vae.decode(latents[None], noise)[0].numpy()                # [N*down, F]
         joints = features.features_to_joints(self.denormalize(feats))
         return joints[:num_frames].astype(np.float32)
 
@@ -252,7 +254,7 @@ class Pipeline:
         gen = torch.Generator().manual_seed(int(seed))
 
         def decode(latents: torch.Tensor) -> np.ndarray:
-            return kf.apply(self.decode(latents, T), keys)
+            return kf.apply(self.decode(latents, T, noise=cfg.decode_noise), keys)
 
         first = True
         for stage in iter_sample(self.transformer, self.head, self.schedule, emb, n, cfg, gen, user, decode):

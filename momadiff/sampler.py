@@ -29,6 +29,7 @@ class SamplerConfig:
     temperature: float = 1.0     # scale of the head's starting noise
     keyframe_stride: int = 8     # stage 1 places about one latent every this many
     noise_corr: float = 0.0      # correlation length (latents) of the head's starting noise over time; 0 = independent
+    decode_noise: float = 0.0    # noise level a noise-conditioned VAE decoder is told generated latents have
 
 
 @dataclass

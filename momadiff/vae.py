@@ -42,6 +42,8 @@ class VAEConfig:
     latent_noise: float = 0.0  # training only: noise on z, as a fraction of each dimension's batch std
     noise_highpass: float = 0.0  # > 0: that noise is high-passed over time (white noise minus its Gaussian
                                  # blur of this many latents), so only fast latent changes are trained away
+    noise_cond: bool = False   # the decoder is told the size of the noise on its latents (see MotionVAE.decode):
+                               # training draws it per window from [0, latent_noise], 0 for a quarter of them
 
     def __post_init__(self) -> None:
         if self.down not in (1, 2, 4):
@@ -64,6 +66,9 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     # shipped decoder is then fine-tuned alone with latent_noise=0.2 (README "Training").
     "cpu": VAEConfig(hidden=192, latent_dim=64, down=2, kl_weight=1e-5, linear_skip=True),
 }
+
+
+NOISE_REF = 0.2   # noise levels are fed to the decoder's conditioning divided by this (order 1)
 
 
 def num_params(module: nn.Module) -> int:
@@ -151,6 +156,18 @@ class MotionVAE(nn.Module):
             self.enc_skip = nn.Conv1d(config.feat_dim, 2 * config.latent_dim, d, stride=d)
             self.dec_skip = nn.ConvTranspose1d(config.latent_dim, config.feat_dim, d, stride=d)
 
+        # Noise conditioning (as in cascaded diffusion's conditioning augmentation): the noise level
+        # sets a per-channel scale and shift of the decoder's first hidden layer and a per-feature
+        # gain of the linear path, so one decoder is exact on clean latents (reconstruction) and
+        # smooth on the slightly wrong ones a generator makes. Zero-initialised: until trained,
+        # every level decodes as level 0.
+        self.noise_film = None
+        if config.noise_cond:
+            width = 2 * h + (config.feat_dim if config.linear_skip else 0)
+            self.noise_film = nn.Sequential(nn.Linear(1, 64), nn.SiLU(), nn.Linear(64, width))
+            nn.init.zeros_(self.noise_film[-1].weight)
+            nn.init.zeros_(self.noise_film[-1].bias)
+
         # Log-scale of the Laplace likelihood of the reconstruction (the paper's learnable variance).
         self.log_scale = nn.Parameter(torch.zeros(()))
 
@@ -187,11 +204,26 @@ class MotionVAE(nn.Module):
         # Bounded so exp() in sampling and the KL cannot overflow early in training.
         return mu, logvar.clamp(-20.0, 10.0)
 
-    def decode(self, z: Tensor) -> Tensor:
-        """Latents z [B, N, latent_dim] -> normalised features [B, N*down, feat_dim]."""
-        out = self.decoder(z.transpose(1, 2))
+    def decode(self, z: Tensor, noise: float | Tensor = 0.0) -> Tensor:
+        """Latents z [B, N, latent_dim] -> normalised features [B, N*down, feat_dim].
+
+        noise: for a noise-conditioned decoder (config.noise_cond), how far z may be from a real
+        motion's code, as a fraction of each latent dimension's spread (a float, or one per
+        sequence [B]): 0 for encoded motion, about the training latent_noise for generated
+        latents. Ignored by other decoders.
+        """
+        zt = z.transpose(1, 2)                                            # [B, latent, N]
+        h = self.decoder[0](zt)                                           # [B, hidden, N]
+        gain = None
+        if self.noise_film is not None:
+            level = torch.as_tensor(noise, dtype=z.dtype, device=z.device).reshape(-1, 1).expand(len(z), 1)
+            mod = self.noise_film(level / NOISE_REF)                      # [B, 2*hidden (+ feat)]
+            scale, shift, gain = mod[:, :h.shape[1]], mod[:, h.shape[1]:2 * h.shape[1]], mod[:, 2 * h.shape[1]:]
+            h = h * (1 + scale[..., None]) + shift[..., None]
+        out = self.decoder[1:](h)
         if self.dec_skip is not None:
-            out = out + self.dec_skip(z.transpose(1, 2))
+            skip = self.dec_skip(zt)
+            out = out + (skip if gain is None else skip * (1 + gain[..., None]))
         return out.transpose(1, 2)
 
     def forward(self, x: Tensor, sample: bool = True, generator: torch.Generator | None = None,
@@ -200,6 +232,7 @@ class MotionVAE(nn.Module):
         Returns (x_hat [B, T, feat_dim], mu, logvar [B, T//down, latent_dim])."""
         mu, logvar = self.encode(x, valid)
         z = mu
+        level: float | Tensor = 0.0
         if sample:
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + torch.exp(0.5 * logvar) * eps
@@ -211,8 +244,14 @@ class MotionVAE(nn.Module):
                 eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
                 if self.config.noise_highpass > 0:
                     eps = noise.highpass(eps, self.config.noise_highpass)
-                z = z + self.config.latent_noise * spread * eps
-        return self.decode(z), mu, logvar
+                level = torch.full((len(mu),), self.config.latent_noise, device=mu.device, dtype=mu.dtype)
+                if self.config.noise_cond:
+                    # A level per window, told to the decoder; a quarter exactly clean, so level 0 stays exact.
+                    u = torch.rand(len(mu), generator=generator, device=mu.device, dtype=mu.dtype)
+                    clean = torch.rand(len(mu), generator=generator, device=mu.device, dtype=mu.dtype) < 0.25
+                    level = torch.where(clean, torch.zeros_like(u), u * self.config.latent_noise)
+                z = z + level[:, None, None] * spread * eps
+        return self.decode(z, level), mu, logvar
 
 
 def _masked_mean(v: Tensor, mask: Tensor | None) -> Tensor:

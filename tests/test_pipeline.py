@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from momadiff import GenerationError, Keyframe, skeleton
+from momadiff import GenerationError, Keyframe, features, skeleton
 from momadiff.checkpoint import CheckpointError
 from momadiff.keyframes import key_error
 from momadiff.pipeline import Pipeline
@@ -105,3 +105,34 @@ def test_bundled_model_hits_a_keyframe(bundled):
     m = bundled.generate("A person raises the right hand.", seconds=3, seed=0, keyframes=keys)
     assert m.joints.shape == (60, 22, 3) and np.isfinite(m.joints).all()
     assert key_error(m.joints, keys).max() < 0.01
+
+
+def test_noise_conditioned_decoder_generated_latents_at_decode_noise_reconstruction_at_zero(tiny_model_dir):
+    import dataclasses
+
+    import torch
+
+    from conftest import synthetic_walk
+    from momadiff.vae import MotionVAE, VAEConfig
+    pipe = Pipeline.from_pretrained(tiny_model_dir)
+    cond = MotionVAE(dataclasses.replace(VAEConfig(**dataclasses.asdict(pipe.vae.config)), noise_cond=True))
+    cond.load_state_dict(pipe.vae.state_dict(), strict=False)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(cond.noise_film[-1].weight, std=0.5)      # a trained conditioning is not zero
+    pipe.vae = cond.eval()
+    pipe.sampler = dataclasses.replace(pipe.sampler, decode_noise=0.3)
+    m = pipe.generate("a person walks", num_frames=40, seed=2)
+    final = m.stages[-1].latents
+    assert np.allclose(m.joints, pipe.decode(final, 40, noise=0.3), atol=1e-5)
+    assert not np.allclose(m.joints, pipe.decode(final, 40, noise=0.0), atol=1e-3)
+    # the sampler itself does not depend on how its latents are decoded
+    pipe.sampler = dataclasses.replace(pipe.sampler, decode_noise=0.0)
+    m0 = pipe.generate("a person walks", num_frames=40, seed=2)
+    assert torch.equal(m0.stages[-1].latents, final)
+    # a VAE round trip is of exact codes: level 0
+    j = synthetic_walk(41)
+    feats = pipe.normalize(features.joints_to_features(j))
+    with torch.no_grad():
+        mu, _ = pipe.vae.encode(torch.from_numpy(feats).float()[None])
+    assert np.allclose(pipe.reconstruct(j), pipe.decode(mu[0], 40, unit_scale=False, noise=0.0), atol=1e-5)
+    assert not np.allclose(pipe.reconstruct(j), pipe.decode(mu[0], 40, unit_scale=False, noise=0.3), atol=1e-3)

@@ -119,7 +119,7 @@ def test_latent_noise_only_while_training() -> None:
     mu, logvar = noisy.encode(x)
     spread = mu.flatten(0, -2).std(dim=0)
     z_seen = []
-    noisy.decode = lambda z: z_seen.append(z) or z  # capture z
+    noisy.decode = lambda z, *_: z_seen.append(z) or z  # capture z
     noisy(x, generator=torch.Generator().manual_seed(1))
     eps_post = torch.randn(mu.shape, generator=torch.Generator().manual_seed(1))
     extra = z_seen[0] - (mu + torch.exp(0.5 * logvar) * eps_post)
@@ -135,6 +135,45 @@ def test_highpass_latent_noise_only_while_training() -> None:
     assert torch.equal(run(plain), run(hpvae))
     plain.train(), hpvae.train()
     assert not torch.allclose(run(plain), run(hpvae))
+
+
+def test_noise_conditioned_decoder_starts_as_the_plain_one() -> None:
+    # Zero-initialised conditioning: an untrained (or freshly added) one decodes every level as 0,
+    # exactly as the same decoder without it.
+    z = torch.randn(2, 4, TINY.latent_dim)
+    plain, cond = make_vae(seed=5, linear_skip=True), make_vae(seed=5, linear_skip=True, noise_cond=True)
+    assert torch.equal(cond.decode(z), plain.decode(z))
+    assert torch.equal(cond.decode(z, 0.3), plain.decode(z))
+    assert torch.equal(cond.decode(z, torch.tensor([0.0, 0.3])), plain.decode(z))
+    # Once its weights move, the level changes the output, per sequence.
+    torch.nn.init.normal_(cond.noise_film[-1].weight, std=0.5)
+    a, b = cond.decode(z, torch.tensor([0.0, 0.3])), cond.decode(z, 0.0)
+    assert torch.equal(a[0], b[0]) and not torch.allclose(a[1], b[1])
+
+
+def test_noise_conditioned_training_draws_a_level_per_window_and_tells_the_decoder() -> None:
+    x = smooth_motion(64, 64, TINY.feat_dim, seed=3)
+    vae = make_vae(seed=6, latent_noise=0.5, noise_cond=True).train()
+    seen = []
+    vae.decode = lambda z, level=0.0: seen.append((z, level)) or torch.zeros(len(z), 64, TINY.feat_dim)
+    vae(x, generator=torch.Generator().manual_seed(2))
+    z, level = seen[0]
+    assert level.shape == (64,) and float(level.min()) == 0.0 and float(level.max()) <= 0.5
+    assert 8 <= int((level == 0).sum()) <= 28                  # about a quarter exactly clean
+    assert float(level.max()) > 0.3 and len(set(level.tolist())) > 20
+    # The noise each window got is as large as the level it was told, in units of the code's spread.
+    mu, logvar = vae.encode(x)
+    eps_post = torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
+    spread = mu.flatten(0, -2).std(dim=0)
+    extra = ((z - (mu + torch.exp(0.5 * logvar) * eps_post)) / spread).flatten(1).std(dim=1)   # [B]
+    assert torch.all(extra[level == 0] == 0)
+    ratio = extra[level > 0.1] / level[level > 0.1]
+    assert 0.75 < float(ratio.min()) and float(ratio.max()) < 1.25
+    # and the conditioning learns: the loss reaches its weights
+    del vae.decode
+    x_hat, mu, logvar = vae(x, generator=torch.Generator().manual_seed(2))
+    vae_loss(x, x_hat, mu, logvar, vae.log_scale, vae.config)["loss"].backward()
+    assert vae.noise_film[-1].weight.grad.abs().sum() > 0
 
 
 def test_receptive_field_matches_gradient() -> None:

@@ -43,11 +43,13 @@ def main(argv: list[str]) -> int:
                     help="the model's default guidance scale (chosen on the val split)")
     ap.add_argument("--noise_corr", type=float, default=None,
                     help="the model's default correlation length of the head's starting noise (val split)")
+    ap.add_argument("--decode_noise", type=float, default=None,
+                    help="the noise level a noise-conditioned decoder is told generated latents have (val split)")
     a = ap.parse_args(argv)
     out = Path(a.out)
     checkpoint.save(out / "vae.pt", slim(checkpoint.load(a.vae, kind="vae"), ["model", "key_encoder"]))
     t2m = slim(checkpoint.load(a.t2m, kind="t2m"), ["model", "head"])
-    for name in ("cfg_scale", "noise_corr"):
+    for name in ("cfg_scale", "noise_corr", "decode_noise"):
         if getattr(a, name) is not None:
             t2m["sampler_config"] = {**t2m.get("sampler_config", {}), name: getattr(a, name)}
     checkpoint.save(out / "t2m.pt", t2m)

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample with this head temperature instead of the model's default")
     p.add_argument("--noise-corr", type=float, default=None,
                    help="sample with this correlation length (latents) of the head's noise instead of the model's default")
+    p.add_argument("--decode-noise", type=float, default=None,
+                   help="decode generated latents at this noise level (noise-conditioned decoders) instead of the model's default")
     return p
 
 
@@ -71,12 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     opt = {k: (getattr(args, k) if getattr(args, k) is not None else v[q]) for k, v in DEFAULTS[args.benchmark].items()}
     t0 = time.time()
     pipe = Pipeline.from_pretrained(args.model)
-    if args.cfg_scale is not None:
-        pipe.sampler = dataclasses.replace(pipe.sampler, cfg_scale=args.cfg_scale)
-    if args.temperature is not None:
-        pipe.sampler = dataclasses.replace(pipe.sampler, temperature=args.temperature)
-    if args.noise_corr is not None:
-        pipe.sampler = dataclasses.replace(pipe.sampler, noise_corr=args.noise_corr)
+    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise"):
+        if getattr(args, name) is not None:
+            pipe.sampler = dataclasses.replace(pipe.sampler, **{name: getattr(args, name)})
     ev = None
     # Caption embeddings are cached with the results, never beside a shipped checkpoint.
     cache = Path(args.out) / "caption_cache.npz"
