@@ -58,8 +58,8 @@ HOW_IT_WORKS = """
 4. **Stage 1** fills only a few latents spread over the motion: the model sketches the
    key moments first. Each later stage fills the masked latents farthest from anything known, so
    the gaps close recursively, coarse to fine (green = this stage, blue = earlier).
-5. The VAE decodes the latents to joint positions, and a smooth correction makes the motion pass
-   exactly through your keyframes.
+5. The VAE decodes the latents to joint positions{decoder}, and a smooth correction makes the
+   motion pass exactly through your keyframes.
 
 *Guidance scale* pushes the transformer towards the text (1 = no guidance); *iterations* is the
 number of stages; *DDIM steps* is how carefully each latent is denoised.
@@ -67,11 +67,13 @@ number of stages; *DDIM steps* is how carefully each latent is denoised.
 
 
 def how_it_works(pipe: Pipeline) -> str:
-    """The explanation, with this model's frames per latent and kind of head noise."""
+    """The explanation, with this model's frames per latent, kind of head noise and decoder."""
     frames = "every frame" if pipe.down == 1 else f"every {pipe.down} frames"
     noise = (" (the noise changes smoothly from one latent to the next, so neighbouring latents vary "
              "together rather than jittering)") if pipe.sampler.noise_corr > 0 else ""
-    return HOW_IT_WORKS.format(frames=frames, six_s=math.ceil(6 * FPS / pipe.down), noise=noise)
+    decoder = (" (it is told that generated latents are slightly off, unlike those of a real motion, "
+               "so it smooths out what would be jitter)") if pipe.vae.config.noise_cond and pipe.sampler.decode_noise > 0 else ""
+    return HOW_IT_WORKS.format(frames=frames, six_s=math.ceil(6 * FPS / pipe.down), noise=noise, decoder=decoder)
 
 
 def build_demo(pipe: Pipeline) -> gr.Blocks:

@@ -42,8 +42,10 @@ class VAEConfig:
     latent_noise: float = 0.0  # training only: noise on z, as a fraction of each dimension's batch std
     noise_highpass: float = 0.0  # > 0: that noise is high-passed over time (white noise minus its Gaussian
                                  # blur of this many latents), so only fast latent changes are trained away
-    noise_cond: bool = False   # the decoder is told the size of the noise on its latents (see MotionVAE.decode):
-                               # training draws it per window from [0, latent_noise], 0 for a quarter of them
+    noise_cond: int = 0        # > 0: the decoder is told the size of the noise on its latents (MotionVAE.decode),
+                               # which modulates this many of its hidden layers (1 = the first, then the next
+                               # residual block or convolution); training draws it per window from [0, latent_noise],
+                               # 0 for a quarter
 
     def __post_init__(self) -> None:
         if self.down not in (1, 2, 4):
@@ -157,13 +159,17 @@ class MotionVAE(nn.Module):
             self.dec_skip = nn.ConvTranspose1d(config.latent_dim, config.feat_dim, d, stride=d)
 
         # Noise conditioning (as in cascaded diffusion's conditioning augmentation): the noise level
-        # sets a per-channel scale and shift of the decoder's first hidden layer and a per-feature
+        # sets a per-channel scale and shift of some of the decoder's hidden layers and a per-feature
         # gain of the linear path, so one decoder is exact on clean latents (reconstruction) and
         # smooth on the slightly wrong ones a generator makes. Zero-initialised: until trained,
         # every level decodes as level 0.
         self.noise_film = None
+        layers = [i for i, m in enumerate(self.decoder[:-1]) if isinstance(m, (_ResBlock, nn.Conv1d))]
+        if config.noise_cond > len(layers):
+            raise ValueError(f"VAEConfig.noise_cond={config.noise_cond}: this decoder has {len(layers)} layers to modulate")
+        self._film_layers = layers[:int(config.noise_cond)]   # indices into self.decoder
         if config.noise_cond:
-            width = 2 * h + (config.feat_dim if config.linear_skip else 0)
+            width = 2 * h * len(self._film_layers) + (config.feat_dim if config.linear_skip else 0)
             self.noise_film = nn.Sequential(nn.Linear(1, 64), nn.SiLU(), nn.Linear(64, width))
             nn.init.zeros_(self.noise_film[-1].weight)
             nn.init.zeros_(self.noise_film[-1].bias)
@@ -213,14 +219,19 @@ class MotionVAE(nn.Module):
         latents. Ignored by other decoders.
         """
         zt = z.transpose(1, 2)                                            # [B, latent, N]
-        h = self.decoder[0](zt)                                           # [B, hidden, N]
-        gain = None
+        gain, film = None, {}
         if self.noise_film is not None:
             level = torch.as_tensor(noise, dtype=z.dtype, device=z.device).reshape(-1, 1).expand(len(z), 1)
-            mod = self.noise_film(level / NOISE_REF)                      # [B, 2*hidden (+ feat)]
-            scale, shift, gain = mod[:, :h.shape[1]], mod[:, h.shape[1]:2 * h.shape[1]], mod[:, 2 * h.shape[1]:]
-            h = h * (1 + scale[..., None]) + shift[..., None]
-        out = self.decoder[1:](h)
+            mod = self.noise_film(level / NOISE_REF)                      # [B, 2*hidden*layers (+ feat)]
+            c = self.config.hidden
+            film = {i: (mod[:, 2 * c * n:2 * c * n + c, None], mod[:, 2 * c * n + c:2 * c * (n + 1), None])
+                    for n, i in enumerate(self._film_layers)}             # decoder index -> (scale, shift) [B, hidden, 1]
+            gain = mod[:, 2 * c * len(self._film_layers):]
+        out = zt
+        for i, layer in enumerate(self.decoder):
+            out = layer(out)
+            if i in film:
+                out = out * (1 + film[i][0]) + film[i][1]
         if self.dec_skip is not None:
             skip = self.dec_skip(zt)
             out = out + (skip if gain is None else skip * (1 + gain[..., None]))

@@ -17,6 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from momadiff import skeleton  # noqa: E402
 from momadiff.keyframes import KeyframeError, key_error  # noqa: E402
 from momadiff.pipeline import MAX_KEYFRAMES  # noqa: E402
+from momadiff.vae import MotionVAE  # noqa: E402
 from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui import keys as K  # noqa: E402
 from momadiff.ui.outputs import prune  # noqa: E402
@@ -263,3 +264,10 @@ def test_how_it_works_counts_this_models_latents(tiny_pipeline):
     correlated = copy.copy(tiny_pipeline)
     correlated.sampler = dataclasses.replace(tiny_pipeline.sampler, noise_corr=8.0)
     assert "changes smoothly from one latent to the next" in load_app_module().how_it_works(correlated)
+    # and the decoder: told about generated latents only when it is noise-conditioned and so used
+    assert "slightly off" not in text
+    told = copy.copy(tiny_pipeline)
+    told.vae = MotionVAE(dataclasses.replace(tiny_pipeline.vae.config, noise_cond=1))
+    assert "slightly off" not in load_app_module().how_it_works(told)
+    told.sampler = dataclasses.replace(tiny_pipeline.sampler, decode_noise=0.3)
+    assert "told that generated latents are slightly off" in load_app_module().how_it_works(told)

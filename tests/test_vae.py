@@ -137,11 +137,15 @@ def test_highpass_latent_noise_only_while_training() -> None:
     assert not torch.allclose(run(plain), run(hpvae))
 
 
-def test_noise_conditioned_decoder_starts_as_the_plain_one() -> None:
+@pytest.mark.parametrize("layers", [1, 5])
+def test_noise_conditioned_decoder_starts_as_the_plain_one(layers: int) -> None:
     # Zero-initialised conditioning: an untrained (or freshly added) one decodes every level as 0,
     # exactly as the same decoder without it.
     z = torch.randn(2, 4, TINY.latent_dim)
-    plain, cond = make_vae(seed=5, linear_skip=True), make_vae(seed=5, linear_skip=True, noise_cond=True)
+    plain, cond = make_vae(seed=5, linear_skip=True), make_vae(seed=5, linear_skip=True, noise_cond=layers)
+    assert len(cond._film_layers) == layers
+    with pytest.raises(ValueError, match="layers to modulate"):
+        make_vae(noise_cond=6)                # the tiny decoder has 5 hidden layers
     assert torch.equal(cond.decode(z), plain.decode(z))
     assert torch.equal(cond.decode(z, 0.3), plain.decode(z))
     assert torch.equal(cond.decode(z, torch.tensor([0.0, 0.3])), plain.decode(z))
