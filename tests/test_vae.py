@@ -166,7 +166,8 @@ def test_noise_conditioned_training_draws_a_level_per_window_and_tells_the_decod
     assert 8 <= int((level == 0).sum()) <= 28                  # about a quarter exactly clean
     assert float(level.max()) > 0.3 and len(set(level.tolist())) > 20
     # The noise each window got is as large as the level it was told, in units of the code's spread.
-    mu, logvar = vae.encode(x)
+    with torch.no_grad():
+        mu, logvar = vae.encode(x)
     eps_post = torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
     spread = mu.flatten(0, -2).std(dim=0)
     extra = ((z - (mu + torch.exp(0.5 * logvar) * eps_post)) / spread).flatten(1).std(dim=1)   # [B]
