@@ -52,3 +52,11 @@ def load(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
     if kind is not None and ckpt.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {ckpt.get('kind')!r} checkpoint, expected {kind!r}")
     return ckpt
+
+
+def weights(ckpt: dict[str, Any], name: str) -> dict[str, torch.Tensor]:
+    """The state dict to use for part `name` ("model", "head", ...): its EMA weights when the
+    checkpoint has them (what we evaluate and ship; an exported folder keeps only those, as
+    `name`), floating-point tensors as float32."""
+    sd = ckpt.get(f"{name}_ema") or ckpt[name]
+    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}

@@ -60,13 +60,6 @@ class Motion:
         return int(self.joints.shape[0])
 
 
-def _state(ckpt: dict[str, Any], name: str) -> dict[str, torch.Tensor]:
-    """The EMA weights when the checkpoint has them (that is what we evaluate and ship)."""
-    ema = ckpt.get(f"{name}_ema")
-    sd = ema if ema else ckpt[name]
-    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
-
-
 class Pipeline:
     """Everything needed to generate: models, normalisation, text encoder, sampler defaults."""
 
@@ -103,13 +96,13 @@ class Pipeline:
         vck = checkpoint.load(folder / "vae.pt", kind="vae")
         tck = checkpoint.load(folder / "t2m.pt", kind="t2m")
         vae = MotionVAE(VAEConfig(**vck["config"]))
-        vae.load_state_dict(_state(vck, "model"))
+        vae.load_state_dict(checkpoint.weights(vck, "model"))
         kenc = KeyEncoder(KeyEncoderConfig(**vck["key_encoder_config"]))
-        kenc.load_state_dict(_state(vck, "key_encoder"))
+        kenc.load_state_dict(checkpoint.weights(vck, "key_encoder"))
         transformer = MaskedTransformer(TransformerConfig(**tck["config"]))
-        transformer.load_state_dict(_state(tck, "model"))
+        transformer.load_state_dict(checkpoint.weights(tck, "model"))
         head = DiffusionHead(DiffHeadConfig(**tck["head_config"]))
-        head.load_state_dict(_state(tck, "head"))
+        head.load_state_dict(checkpoint.weights(tck, "head"))
         schedule = NoiseSchedule(ScheduleConfig(**tck["schedule_config"]))
         if text_encoder is None or isinstance(text_encoder, str):
             text_encoder = get_text_encoder(text_encoder or tck["text_encoder"], **tck.get("text_encoder_kwargs", {}))

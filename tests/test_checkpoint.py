@@ -75,3 +75,14 @@ def test_pipeline_refuses_a_poisoned_model_folder(tiny_model_dir, tmp_path):
     with pytest.raises(CheckpointError):
         Pipeline.from_pretrained(folder)
     assert not marker.exists()
+
+
+def test_weights_prefer_ema_and_come_back_as_float32():
+    raw = {"w": torch.zeros(2), "n": torch.tensor([3])}
+    ema = {"w": torch.ones(2, dtype=torch.float16), "n": torch.tensor([3])}
+    got = checkpoint.weights({"model": raw, "model_ema": ema}, "model")
+    assert got["w"].dtype == torch.float32 and torch.equal(got["w"], torch.ones(2))
+    assert got["n"].dtype == torch.int64
+    # an exported folder keeps only the EMA weights, under the plain name (and a run without EMA has None)
+    assert torch.equal(checkpoint.weights({"model": ema}, "model")["w"], torch.ones(2))
+    assert torch.equal(checkpoint.weights({"model": raw, "model_ema": None}, "model")["w"], torch.zeros(2))

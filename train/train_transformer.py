@@ -89,9 +89,9 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int],
     """Per clip, then (if mirrored) per mirrored clip: posterior means [N, D] and keyframe-encoder
     latents for every frame [N, down, D]."""
     vae = MotionVAE(VAEConfig(**vae_ckpt["config"])).eval()
-    vae.load_state_dict(vae_ckpt["model_ema"] if vae_ckpt.get("model_ema") else vae_ckpt["model"])
+    vae.load_state_dict(checkpoint.weights(vae_ckpt, "model"))
     kenc = KeyEncoder(KeyEncoderConfig(**vae_ckpt["key_encoder_config"])).eval()
-    kenc.load_state_dict(vae_ckpt["key_encoder_ema"] if vae_ckpt.get("key_encoder_ema") else vae_ckpt["key_encoder"])
+    kenc.load_state_dict(checkpoint.weights(vae_ckpt, "key_encoder"))
     down = vae.config.down
     pidx = torch.from_numpy(pose_slice_indices())
     out = []
@@ -246,7 +246,7 @@ def main(argv: list[str]) -> None:
     step = 0
     if init is not None:
         for net, shadow, name in ((model, ema, "model"), (head, hema, "head")):
-            state_dict = {k: v.float() for k, v in (init.get(f"{name}_ema") or init[name]).items()}
+            state_dict = checkpoint.weights(init, name)
             net.load_state_dict(state_dict)
             shadow.shadow.load_state_dict(state_dict)
         if common.is_main():

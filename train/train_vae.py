@@ -136,14 +136,13 @@ def main(argv: list[str]) -> None:
     kcfg = KeyEncoderConfig(latent_dim=vcfg.latent_dim, down=vcfg.down)
     kenc = KeyEncoder(kcfg)
     if init is not None:
-        # EMA weights of a training run, or the only (float16) weights of an exported model folder.
-        sd = {k: v.float() for k, v in (init.get("model_ema") or init["model"]).items()}
-        missing, unexpected = vae.load_state_dict(sd, strict=False)
-        # A decoder given noise conditioning (--noise_cond=true) starts it from zero: nothing else may be new.
+        # A training run's EMA weights, or an exported model folder's (float16) ones.
+        missing, unexpected = vae.load_state_dict(checkpoint.weights(init, "model"), strict=False)
+        # A decoder given noise conditioning (--noise_cond=N) starts it from zero: nothing else may be new.
         if unexpected or any(not k.startswith("noise_film.") for k in missing):
             raise SystemExit(f"error: {cfg.init_from} does not fit this VAE config "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-        kenc.load_state_dict({k: v.float() for k, v in (init.get("key_encoder_ema") or init["key_encoder"]).items()})
+        kenc.load_state_dict(checkpoint.weights(init, "key_encoder"))
     if cfg.decoder_only:
         for module in (vae.encoder, vae.enc_skip, kenc):
             if module is not None:
