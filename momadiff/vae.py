@@ -65,7 +65,8 @@ VAE_PRESETS: dict[str, VAEConfig] = {
     # come back at 27 mm root-relative with them vs 55 mm without, and val at 5.4 vs 13.2 mm.
     # The price: small latent errors pass to the motion more directly (unit-scale latent noise of
     # 0.2 raises the jerk of decoded val clips to 200 m/s^3, against 133 without them). So the
-    # shipped decoder is then fine-tuned alone with latent_noise=0.2 (README "Training").
+    # shipped decoder is then fine-tuned alone with latent noise, and then noise-conditioned
+    # (noise_cond=1, latent_noise=0.3): exact on real codes, smooth on generated ones (README "Training").
     "cpu": VAEConfig(hidden=192, latent_dim=64, down=2, kl_weight=1e-5, linear_skip=True),
 }
 
