@@ -99,6 +99,42 @@ def test_linear_interpolation_baseline_hits_keys():
     assert np.allclose(lerp[20], 0.5 * (walk[0] + walk[40]), atol=1e-5)
 
 
+def _parabolas(n: int, T: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Motions [T, 22, 3] in which every coordinate follows its own random quadratic in time."""
+    t = np.arange(T, dtype=np.float64)[:, None, None] / T
+    return [rng.normal(size=(22, 3)) + rng.normal(size=(22, 3)) * t + rng.normal(size=(22, 3)) * t ** 2
+            for _ in range(n)]
+
+
+def test_train_fit_kernel_learns_the_timing_linear_interpolation_misses():
+    rng = np.random.default_rng(0)
+    weights = benchmark.fit_interpolation_kernel(_parabolas(20, 101, rng))
+    assert weights.shape == (3, benchmark.KEY_STRIDE - 1)
+    real = _parabolas(1, 101, rng)[0]
+    keys = benchmark.dense_keys(real.astype(np.float32))
+    fitted = benchmark.kernel_interpolate(keys, 101, weights)
+    lerp = benchmark.interpolate_keys(keys, 101)
+    assert np.allclose(fitted[[k.frame for k in keys]], real[[k.frame for k in keys]], atol=1e-5)
+    inner = slice(21, 80)     # gaps with a key on both sides of their neighbours: exact for a quadratic
+    assert np.abs(fitted[inner] - real[inner]).max() < 1e-4 < np.abs(lerp[inner] - real[inner]).max()
+    # The first and last gaps lack a neighbour: filled linearly.
+    ends = np.r_[0:21, 80:101]
+    assert np.allclose(fitted[ends], lerp[ends], atol=1e-6)
+
+
+def test_kernel_interpolation_holds_after_the_last_key_and_needs_regular_keys():
+    walk = features.canonicalize(_walk(100, slide=False)).astype(np.float32)
+    weights = benchmark.fit_interpolation_kernel([walk, walk[::-1]])
+    keys = benchmark.dense_keys(walk[:85])                  # keys at 0, 20, ..., 80
+    out = benchmark.kernel_interpolate(keys, 100, weights)
+    assert out.shape == (100, 22, 3) and np.allclose(out[80:], walk[80], atol=1e-6)
+    assert np.allclose(out[[k.frame for k in keys]], walk[[k.frame for k in keys]], atol=1e-6)
+    with pytest.raises(ValueError, match="every 20"):
+        benchmark.kernel_interpolate([keys[0], keys[2]], 100, weights)
+    with pytest.raises(ValueError, match="no motion"):
+        benchmark.fit_interpolation_kernel([walk[:60]])     # no gap with a key on both sides
+
+
 # -- a tiny labelled dataset and evaluator ---------------------------------------------------------
 CONTENTS = {"walk": "walks forward", "wave": "waves the right hand", "jump": "jumps up and down"}
 STYLES = {"slow": "slowly", "fast": "quickly"}
@@ -198,6 +234,7 @@ def test_benchmark_cli_quick(name, tiny_model_dir, tiny_evaluator, tiny_data, tm
     if name == "keyframes":
         methods = {(r["split"], r["keys"], r["method"]) for r in doc["rows"]}
         assert ("test", "every 20", "linear interp.") in methods and ("ood", "sparse", "model, no keys") in methods
+        assert ("ood", "every 20", "train-fit interp.") in methods and ("ood", "sparse", "train-fit interp.") not in methods
         dense = next(r for r in doc["rows"] if r["keys"] == "every 20" and r["method"] == "model")
         assert dense["key err (mm)"] < 10
     if name == "vae":

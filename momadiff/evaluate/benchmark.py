@@ -257,6 +257,50 @@ def interpolate_keys(keys: Sequence[Keyframe], num_frames: int) -> np.ndarray:
     return out.reshape(num_frames, skeleton.NUM_JOINTS, 3).astype(np.float32)
 
 
+def _kernel_rows(poses: np.ndarray, gaps: Iterable[int]) -> np.ndarray:
+    """The three key differences the kernel weighs in each gap a (keys a -> a + 1, with keys on
+    both sides) of poses [K, D]: [len(gaps) * D, 3], keys a - 1, a + 1 and a + 2 minus key a."""
+    return np.concatenate([np.stack([poses[a - 1] - poses[a], poses[a + 1] - poses[a], poses[a + 2] - poses[a]],
+                                    axis=-1) for a in gaps])
+
+
+def fit_interpolation_kernel(motions: Iterable[np.ndarray], stride: int = KEY_STRIDE) -> np.ndarray:
+    """In-between weights [3, stride - 1] fitted by least squares to real motions [T, 22, 3] keyed
+    every `stride` frames: frame o of a gap is k1 + w[:, o] . (k0 - k1, k2 - k1, k3 - k1), for the
+    keys k0, k1 | k2, k3 around it. One set of weights for every joint and coordinate: the timing
+    between keys the motions share, whatever the motion."""
+    A, Y = [], []
+    for m in motions:
+        m = np.asarray(m, dtype=np.float64).reshape(len(m), -1)
+        frames = np.arange(0, len(m), stride)
+        gaps = range(1, len(frames) - 2)
+        if not gaps:
+            continue
+        A.append(_kernel_rows(m[frames], gaps))
+        Y.append(np.concatenate([(m[frames[a] + 1:frames[a] + stride] - m[frames[a]]).T for a in gaps]))
+    if not A:
+        raise ValueError(f"no motion of more than {3 * stride} frames to fit the kernel on")
+    return np.linalg.lstsq(np.concatenate(A), np.concatenate(Y), rcond=None)[0]
+
+
+def kernel_interpolate(keys: Sequence[Keyframe], num_frames: int, weights: np.ndarray) -> np.ndarray:
+    """Keys placed every `stride` frames from frame 0, filled in with a fitted kernel's weights
+    [3, stride - 1] where a gap has a key on both sides, and linearly in the first and last gaps
+    (and held after the last key), as interpolate_keys -> [num_frames, 22, 3]."""
+    stride = weights.shape[1] + 1
+    frames = np.array([k.frame for k in keys])
+    if not np.array_equal(frames, np.arange(0, len(keys) * stride, stride)):
+        raise ValueError(f"the kernel needs keys every {stride} frames from frame 0")
+    out = interpolate_keys(keys, num_frames).reshape(num_frames, -1).astype(np.float64)
+    poses = out[frames]
+    gaps = range(1, len(keys) - 2)
+    if gaps:
+        fill = (_kernel_rows(poses, gaps) @ weights).reshape(len(gaps), -1, stride - 1)   # [gaps, D, o]
+        for n, a in enumerate(gaps):
+            out[frames[a] + 1:frames[a] + stride] = poses[a] + fill[n].T
+    return out.reshape(num_frames, skeleton.NUM_JOINTS, 3).astype(np.float32)
+
+
 def motion_scores(joints: np.ndarray, real: np.ndarray, keys: Sequence[Keyframe],
                   pop_threshold: float) -> dict[str, float]:
     """Key error and MPJPE at non-key frames (mm), foot-skating ratio, jerk (m/s^3), and the
@@ -284,6 +328,8 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
     bar = tqdm(total=3 * sum(len(v) for v in picked.values()), desc="keyframes", dynamic_ncols=True)
     columns = ["split", "keys", "method", "key err (mm)", "MPJPE (mm)", "skating", "jerk", "pops", "R@1", "R@3"]
     pop_threshold = real_acceleration_percentile(ds)
+    # The strongest content-free baseline: in-between timing fitted to the train split's motions.
+    kernel = fit_interpolation_kernel(features.canonicalize(ds.joints(i)[:max_frames]) for i in ds.split("train"))
     result = Result("keyframes", columns, settings={"clips": {s: len(v) for s, v in picked.items()},
                                                     "seed": seed, "max_frames": max_frames,
                                                     "sampler": vars(pipe.sampler), "model": pipe.meta.get("folder"),
@@ -310,7 +356,10 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
                 bar.update(1)
                 if keyset == "sparse":
                     motions["sparse keys"].append(gen)
-                for method, j in (("model", gen), ("linear interp.", interpolate_keys(keys, T)), ("model, no keys", free)):
+                methods = [("model", gen), ("linear interp.", interpolate_keys(keys, T)), ("model, no keys", free)]
+                if keyset == "every 20":
+                    methods.insert(2, ("train-fit interp.", kernel_interpolate(keys, T, kernel)))
+                for method, j in methods:
                     acc.setdefault((keyset, method), []).append(motion_scores(j, real, keys, pop_threshold))
             acc.setdefault(("-", "real"), []).append({"skating": metrics.foot_skating_ratio(real),
                                                       "jerk": metrics.jerk(real)})
@@ -333,6 +382,8 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
     result.notes += [
         f"keys: fix_root poses of the real clip (first {max_frames} frames), every {KEY_STRIDE} frames or "
         "sparse (start/middle/end); MPJPE over non-key frames vs the real clip, world coordinates",
+        f"train-fit interp.: each in-between frame a fixed weighting of the 4 nearest keys, the weights "
+        f"least-squares fitted to the train split's clips (first {max_frames} frames) keyed the same way",
         f"skating: GMD ratio (toe below {metrics.SKATE_HEIGHT * 100:.0f} cm sliding > {metrics.SKATE_SPEED} m/s); "
         "jerk in m/s^3",
         f"pops: fraction of keys whose +-5 frames reach a peak joint acceleration above {pop_threshold:.1f} m/s^2, "
