@@ -328,7 +328,7 @@ def keyframes(pipe, ev: Evaluator | None, ds: MotionDataset, clips: int | None =
     bar = tqdm(total=3 * sum(len(v) for v in picked.values()), desc="keyframes", dynamic_ncols=True)
     columns = ["split", "keys", "method", "key err (mm)", "MPJPE (mm)", "skating", "jerk", "pops", "R@1", "R@3"]
     pop_threshold = real_acceleration_percentile(ds)
-    # The strongest content-free baseline: in-between timing fitted to the train split's motions.
+    # A content-free baseline: the in-between timing that the train split's motions share.
     kernel = fit_interpolation_kernel(features.canonicalize(ds.joints(i)[:max_frames]) for i in ds.split("train"))
     result = Result("keyframes", columns, settings={"clips": {s: len(v) for s, v in picked.items()},
                                                     "seed": seed, "max_frames": max_frames,
