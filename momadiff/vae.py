@@ -48,6 +48,8 @@ class VAEConfig:
                                # 0 for a quarter
 
     def __post_init__(self) -> None:
+        # Checkpoints written while this field was a flag hold True for one layer.
+        self.noise_cond = int(self.noise_cond)
         if self.down not in (1, 2, 4):
             raise ValueError(f"VAEConfig.down must be 1, 2 or 4, got {self.down}")
         if self.kernel % 2 != 1:

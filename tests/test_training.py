@@ -173,3 +173,14 @@ def test_content_balanced_sampling():
     assert 0.45 < bows < 0.55
     pad = tt.make_batch(clips, caps, cfg, 128, np.random.default_rng(0))[3]
     assert 0.07 < float(((~pad).sum(1) == 4).float().mean()) < 0.13            # uniform: 10%
+
+
+def test_a_checkpoint_config_from_when_noise_cond_was_a_flag_takes_a_layer_count():
+    # The shipped vae.pt was written when noise_cond was a bool: its True is one layer, and
+    # --noise_cond=4 on top of it (train_vae.py --init_from) must parse as a count.
+    from common import parse_overrides
+    from momadiff.vae import VAEConfig
+    old = VAEConfig(**{**dataclasses.asdict(VAEConfig()), "noise_cond": True})
+    assert old.noise_cond == 1 and type(old.noise_cond) is int
+    new, extra = parse_overrides(old, ["--noise_cond=4"])
+    assert new.noise_cond == 4 and not extra
