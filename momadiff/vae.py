@@ -170,7 +170,7 @@ class MotionVAE(nn.Module):
         layers = [i for i, m in enumerate(self.decoder[:-1]) if isinstance(m, (_ResBlock, nn.Conv1d))]
         if config.noise_cond > len(layers):
             raise ValueError(f"VAEConfig.noise_cond={config.noise_cond}: this decoder has {len(layers)} layers to modulate")
-        self._film_layers = layers[:int(config.noise_cond)]   # indices into self.decoder
+        self._film_layers = layers[:config.noise_cond]   # indices into self.decoder
         if config.noise_cond:
             width = 2 * h * len(self._film_layers) + (config.feat_dim if config.linear_skip else 0)
             self.noise_film = nn.Sequential(nn.Linear(1, 64), nn.SiLU(), nn.Linear(64, width))

@@ -82,6 +82,16 @@ def test_vae_overfits_and_resumes(tiny_data, tmp_path):
     with pytest.raises(AssertionError):
         run("train_vae.py", *common, "--steps=5", "--decoder_only=true")   # needs --init_from
 
+    # Noise conditioning on a decoder that has one of fewer layers: it starts from the other
+    # weights, and resumes from its own checkpoint (not the starting one's smaller conditioning).
+    base = [c for c in common if not c.startswith("--out")] + ["--decoder_only=true"]
+    run("train_vae.py", *base, f"--out={tmp_path / 'nc1'}", "--steps=5", f"--init_from={out / 'vae.pt'}", "--noise_cond=1")
+    deeper = [*base, f"--out={tmp_path / 'nc2'}", f"--init_from={tmp_path / 'nc1' / 'vae.pt'}", "--noise_cond=2"]
+    run("train_vae.py", *deeper, "--steps=5")
+    r = run("train_vae.py", *deeper, "--steps=8", "--resume")
+    nc2 = checkpoint.load(tmp_path / "nc2" / "vae.pt")
+    assert "resumed" in r.stdout and nc2["step"] == 8 and nc2["config"]["noise_cond"] == 2
+
 
 def test_transformer_overfits_and_loads_as_pipeline(tiny_data, tmp_path):
     vae = tmp_path / "vae"

@@ -135,10 +135,15 @@ def main(argv: list[str]) -> None:
     vae = MotionVAE(vcfg)
     kcfg = KeyEncoderConfig(latent_dim=vcfg.latent_dim, down=vcfg.down)
     kenc = KeyEncoder(kcfg)
-    if init is not None:
-        # A training run's EMA weights, or an exported model folder's (float16) ones.
-        missing, unexpected = vae.load_state_dict(checkpoint.weights(init, "model"), strict=False)
-        # A decoder given noise conditioning (--noise_cond=N) starts it from zero: nothing else may be new.
+    if init is not None and state is None:
+        # A training run's EMA weights, or an exported model folder's (float16) ones (a resumed
+        # run has its own, and may modulate more decoder layers than the starting checkpoint).
+        weights = checkpoint.weights(init, "model")
+        if VAEConfig(**init["config"]).noise_cond != vcfg.noise_cond:
+            # Noise conditioning of a different number of layers (--noise_cond=N) starts from zero.
+            weights = {k: v for k, v in weights.items() if not k.startswith("noise_film.")}
+        missing, unexpected = vae.load_state_dict(weights, strict=False)
+        # Apart from that conditioning, nothing may be new.
         if unexpected or any(not k.startswith("noise_film.") for k in missing):
             raise SystemExit(f"error: {cfg.init_from} does not fit this VAE config "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
