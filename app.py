@@ -3,7 +3,7 @@
     python app.py [--model DIR] [--port N]      (or MOMADIFF_MODEL=DIR python app.py)
 
 Also the Hugging Face Space entry point. Layout and wiring only: the handlers are in
-momadiff/ui/handlers.py, the timeline editor in momadiff/ui/timeline/.
+momadiff/ui/handlers.py, the timeline editor in momadiff/ui/studio/.
 """
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from momadiff.pipeline import (MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS,  # noqa: E402
                                MIN_SECONDS, Pipeline)
-from momadiff.skeleton import FPS  # noqa: E402
+from momadiff.motion.skeleton import FPS  # noqa: E402
 from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui.outputs import MAX_AGE_SECONDS  # noqa: E402
 from momadiff.ui.poses import load_poses  # noqa: E402
 from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
-from momadiff.ui.timeline import KEYS_ID, REFRESH_JS, SELECTED_ID, timeline_kwargs  # noqa: E402
+from momadiff.ui.studio import KEYS_ID, REFRESH_JS, SELECTED_ID, timeline_kwargs  # noqa: E402
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default=None, help="address to listen on (default: Gradio's, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860)")
     a = p.parse_args(argv)
-    from momadiff.checkpoint import CheckpointError
+    from momadiff.model.checkpoint import CheckpointError
     try:
         pipe = Pipeline.from_pretrained(a.model)
     except (CheckpointError, OSError, ValueError) as e:

@@ -12,7 +12,7 @@ __all__ = ["Pipeline", "Keyframe", "Motion", "GenerationError"]
 
 
 def __getattr__(name: str):
-    # Lazy, so `import momadiff.bvh` does not pull in torch.
+    # Lazy, so `import momadiff.motion.bvh` does not pull in torch.
     if name in ("Pipeline", "Motion", "GenerationError"):
         from . import pipeline
         return getattr(pipeline, name)

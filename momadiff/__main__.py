@@ -23,7 +23,7 @@ def _load_keys(path: str):
     keys = []
     for n, d in enumerate(data):
         if isinstance(d, dict) and "bvh" in d:
-            from .retarget import load_bvh_joints
+            from .motion.retarget import load_bvh_joints
             bvh_path = Path(path).parent / d["bvh"] if not Path(d["bvh"]).is_absolute() else Path(d["bvh"])
             joints = load_bvh_joints(bvh_path)
             i = d.get("bvh_frame", 0)
@@ -46,8 +46,8 @@ def _generate(argv: list[str]) -> int:
     p.add_argument("--ddim-steps", type=int)
     p.add_argument("--out", default="out")
     a = p.parse_args(argv)
-    from . import bvh
-    from .checkpoint import CheckpointError
+    from .motion import bvh
+    from .model.checkpoint import CheckpointError
     from .keyframes import KeyframeError
     from .pipeline import GenerationError, Pipeline
     try:

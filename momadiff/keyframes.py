@@ -13,8 +13,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import skeleton, userjson
-from .rotation import axis_angle_matrix
+from .motion import skeleton
+from . import userjson
+from .motion.rotation import axis_angle_matrix
 
 MAX_COORD = 100.0          # metres: anything farther from the origin is a unit mistake, not a pose
 BONE_RANGE = (0.02, 0.8)   # metres: the shortest / longest plausible bone of the 22-joint body

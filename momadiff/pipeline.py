@@ -17,15 +17,17 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from . import checkpoint, features, keyframes as kf, skeleton
-from .diffhead import DiffHeadConfig, DiffusionHead
-from .diffusion import NoiseSchedule, ScheduleConfig
-from .keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
+from .model import checkpoint
+from .motion import features, skeleton
+from . import keyframes as kf
+from .model.diffhead import DiffHeadConfig, DiffusionHead
+from .model.diffusion import NoiseSchedule, ScheduleConfig
+from .model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
 from .keyframes import Keyframe
 from .sampler import SamplerConfig, Stage, iter_sample
-from .text import TextEncoder, get_text_encoder
-from .transformer import MaskedTransformer, TransformerConfig
-from .vae import MotionVAE, VAEConfig
+from .model.text import TextEncoder, get_text_encoder
+from .model.transformer import MaskedTransformer, TransformerConfig
+from .model.vae import MotionVAE, VAEConfig
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 

@@ -17,8 +17,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from . import noise
-from .diffusion import NoiseSchedule, ddim_sample
+from .model import noise
+from .model.diffusion import NoiseSchedule, ddim_sample
 
 
 @dataclass
@@ -128,7 +128,7 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
     text_b = text.reshape(1, -1).expand(batch, -1)
     drop = torch.tensor([False, True][:batch])
     key = torch.from_numpy(user)[None].expand(batch, -1)
-    # Correlated starting noise (momadiff.noise.smooth): each latent's is still N(0, I), so each
+    # Correlated starting noise (momadiff.model.noise.smooth): each latent's is still N(0, I), so each
     # sample's distribution is unchanged, but errors vary smoothly over time rather than as jitter.
     start = noise.smooth(num_latents, latent_dim, config.noise_corr, generator) if config.noise_corr > 0 else None
     for s, chosen in enumerate(plan, start=1):

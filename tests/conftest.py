@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from momadiff import checkpoint, features, skeleton
-from momadiff.diffhead import HEAD_PRESETS, DiffusionHead
-from momadiff.diffusion import ScheduleConfig
-from momadiff.keyencoder import KeyEncoder, KeyEncoderConfig
+from momadiff.model import checkpoint
+from momadiff.motion import features, skeleton
+from momadiff.model.diffhead import HEAD_PRESETS, DiffusionHead
+from momadiff.model.diffusion import ScheduleConfig
+from momadiff.model.keyencoder import KeyEncoder, KeyEncoderConfig
 from momadiff.sampler import SamplerConfig
-from momadiff.text import HashingEncoder
-from momadiff.transformer import TRANSFORMER_PRESETS, MaskedTransformer
-from momadiff.vae import VAE_PRESETS, MotionVAE
+from momadiff.model.text import HashingEncoder
+from momadiff.model.transformer import TRANSFORMER_PRESETS, MaskedTransformer
+from momadiff.model.vae import VAE_PRESETS, MotionVAE
 
 
 def synthetic_walk(T: int = 80, seed: int = 0) -> np.ndarray:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from momadiff import features, skeleton
+from momadiff.motion import features, skeleton
 from momadiff.data.augment import PIVOTS, turn_limbs
 
 from conftest import synthetic_walk

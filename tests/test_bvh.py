@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from momadiff import bvh, kinematics, skeleton
-from momadiff.bvh import BVHError
-from momadiff.rotation import euler_to_matrix
+from momadiff.motion import bvh, kinematics, skeleton
+from momadiff.motion.bvh import BVHError
+from momadiff.motion.rotation import euler_to_matrix
 
 # A tiny skeleton: (name, parent, offset, channels, end-site offset or None), depth-first order.
 POS = "Xposition Yposition Zposition"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from momadiff import checkpoint
-from momadiff.checkpoint import CheckpointError
+from momadiff.model import checkpoint
+from momadiff.model.checkpoint import CheckpointError
 from momadiff.pipeline import Pipeline
 
 

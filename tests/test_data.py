@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from momadiff import bvh
-from momadiff import features as F
+from momadiff.motion import bvh
+from momadiff.motion import features as F
 from momadiff.data import MotionDataset, WindowSampler, crop_length, normalization_stats
 from momadiff.data import captions as C
 from momadiff.data.bandai import OOD_CONTENTS, ClipSource, assign_splits, build_bandai

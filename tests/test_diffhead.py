@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from momadiff.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead, timestep_embedding
+from momadiff.model.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead, timestep_embedding
 
 
 def _inputs(cfg: DiffHeadConfig, m: int, seed: int = 0):

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from momadiff.diffhead import DiffHeadConfig, DiffusionHead
-from momadiff.diffusion import NoiseSchedule, ScheduleConfig, ddim_sample
+from momadiff.model.diffhead import DiffHeadConfig, DiffusionHead
+from momadiff.model.diffusion import NoiseSchedule, ScheduleConfig, ddim_sample
 
 PREDICTIONS = ("v", "epsilon", "x0")
 

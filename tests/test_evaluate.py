@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from momadiff import features, skeleton
+from momadiff.motion import features, skeleton
 from momadiff.data.dataset import MotionDataset, write_dataset
 from momadiff.evaluate import benchmark, metrics
 from momadiff.evaluate.__main__ import main as evaluate_main

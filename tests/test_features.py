@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from momadiff import features as F
-from momadiff import kinematics, skeleton
-from momadiff.rotation import axis_angle_matrix, matrix_to_quat, qmul, yaw_quat
+from momadiff.motion import features as F
+from momadiff.motion import kinematics, skeleton
+from momadiff.motion.rotation import axis_angle_matrix, matrix_to_quat, qmul, yaw_quat
 
 J = skeleton.JOINT_INDEX
 RAW_DIR = os.path.join(os.path.dirname(__file__), "..", "data", "raw")
@@ -166,7 +166,7 @@ REAL = sorted(glob.glob(os.path.join(RAW_DIR, "Bandai-Namco-Research-Motiondatas
 
 @pytest.mark.skipif(not REAL, reason="data/raw (Bandai BVH) not unpacked")
 def test_round_trip_on_real_clips():
-    retarget = pytest.importorskip("momadiff.retarget")
+    retarget = pytest.importorskip("momadiff.motion.retarget")
     for path in REAL[::max(1, len(REAL) // 5)][:5]:
         joints = retarget.load_bvh_joints(path)
         back = F.features_to_joints(F.joints_to_features(joints))

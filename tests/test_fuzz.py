@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from conftest import synthetic_walk  # noqa: E402
-from momadiff import bvh, skeleton  # noqa: E402
-from momadiff.bvh import BVHError  # noqa: E402
+from momadiff.motion import bvh, skeleton  # noqa: E402
+from momadiff.motion.bvh import BVHError  # noqa: E402
 from momadiff.keyframes import KeyframeError, keyframes_from_json, validate  # noqa: E402
-from momadiff.retarget import to_smpl22  # noqa: E402
+from momadiff.motion.retarget import to_smpl22  # noqa: E402
 from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui.keys import parse_keys  # noqa: E402
 from momadiff.ui.session import SessionError, read_session  # noqa: E402

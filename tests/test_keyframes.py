@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from momadiff import keyframes as kf
-from momadiff import skeleton
+from momadiff.motion import skeleton
 from momadiff.keyframes import Keyframe, KeyframeError
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from momadiff import noise
+from momadiff.model import noise
 
 
 def lag_correlation(x, lag=1):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from momadiff import GenerationError, Keyframe, features, skeleton
-from momadiff.checkpoint import CheckpointError
+from momadiff import GenerationError, Keyframe
+from momadiff.motion import features, skeleton
+from momadiff.model.checkpoint import CheckpointError
 from momadiff.keyframes import key_error
 from momadiff.pipeline import Pipeline
 
@@ -113,7 +114,7 @@ def test_noise_conditioned_decoder_generated_latents_at_decode_noise_reconstruct
     import torch
 
     from conftest import synthetic_walk
-    from momadiff.vae import MotionVAE, VAEConfig
+    from momadiff.model.vae import MotionVAE, VAEConfig
     pipe = Pipeline.from_pretrained(tiny_model_dir)
     cond = MotionVAE(dataclasses.replace(VAEConfig(**dataclasses.asdict(pipe.vae.config)), noise_cond=True))
     cond.load_state_dict(pipe.vae.state_dict(), strict=False)

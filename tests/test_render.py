@@ -11,7 +11,7 @@ import struct
 import numpy as np
 import pytest
 
-from momadiff import kinematics, skeleton
+from momadiff.motion import kinematics, skeleton
 from momadiff.render import (
     Mannequin,
     MeshRenderUnavailable,
@@ -25,7 +25,7 @@ from momadiff.render import (
     skeleton_frame,
     write_glb,
 )
-from momadiff.rotation import qmul, quat_to_matrix
+from momadiff.motion.rotation import qmul, quat_to_matrix
 
 
 def _axis_q(axis: str, angle: np.ndarray) -> np.ndarray:

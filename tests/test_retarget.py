@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from momadiff import bvh, kinematics, retarget, skeleton
-from momadiff.retarget import RetargetError
-from momadiff.rotation import euler_to_matrix, matrix_to_euler, matrix_to_quat
+from momadiff.motion import bvh, kinematics, retarget, skeleton
+from momadiff.motion.retarget import RetargetError
+from momadiff.motion.rotation import euler_to_matrix, matrix_to_euler, matrix_to_quat
 
 J = skeleton.JOINT_INDEX
 REST = {n: p.astype(np.float64) for n, p in zip(skeleton.JOINT_NAMES, skeleton.rest_pose())}

@@ -3,10 +3,10 @@ import dataclasses
 import numpy as np
 import torch
 
-from momadiff.diffhead import HEAD_PRESETS, DiffusionHead
-from momadiff.diffusion import NoiseSchedule
+from momadiff.model.diffhead import HEAD_PRESETS, DiffusionHead
+from momadiff.model.diffusion import NoiseSchedule
 from momadiff.sampler import SamplerConfig, iter_sample, plan_stages
-from momadiff.transformer import TRANSFORMER_PRESETS, MaskedTransformer
+from momadiff.model.transformer import TRANSFORMER_PRESETS, MaskedTransformer
 
 
 def tiny(seed=0):

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from momadiff.text import (ClipEncoder, HashingEncoder, MiniLMEncoder, TextEncoder, embed_captions,
-                           get_text_encoder)
+from momadiff.model.text import ClipEncoder, HashingEncoder, MiniLMEncoder, TextEncoder, embed_captions, get_text_encoder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,7 +21,7 @@ def _unit_rows(x: np.ndarray) -> bool:
 
 
 def test_import_is_cheap():
-    code = ("import sys, momadiff.text; "
+    code = ("import sys, momadiff.model.text; "
             "print(any(m in sys.modules for m in ('torch', 'transformers', 'sentence_transformers')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -42,7 +41,7 @@ def test_hashing_encoder_shape_norm_and_similarity():
 
 
 def test_hashing_encoder_is_stable_across_processes():
-    code = ("import numpy as np; from momadiff.text import HashingEncoder; "
+    code = ("import numpy as np; from momadiff.model.text import HashingEncoder; "
             "print(np.array2string(HashingEncoder(dim=32).encode(['a man jumps twice'])[0], precision=6))")
     outs = {subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}

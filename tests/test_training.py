@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from conftest import synthetic_walk
-from momadiff import checkpoint, features
+from momadiff.model import checkpoint
+from momadiff.motion import features
 from momadiff.data.dataset import write_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,7 +190,7 @@ def test_a_checkpoint_config_from_when_noise_cond_was_a_flag_takes_a_layer_count
     # The shipped vae.pt was written when noise_cond was a bool: its True is one layer, and
     # --noise_cond=4 on top of it (train_vae.py --init_from) must parse as a count.
     from common import parse_overrides
-    from momadiff.vae import VAEConfig
+    from momadiff.model.vae import VAEConfig
     old = VAEConfig(**{**dataclasses.asdict(VAEConfig()), "noise_cond": True})
     assert old.noise_cond == 1 and type(old.noise_cond) is int
     new, extra = parse_overrides(old, ["--noise_cond=4"])

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from momadiff.transformer import TRANSFORMER_PRESETS, MaskedTransformer, TransformerConfig
+from momadiff.model.transformer import TRANSFORMER_PRESETS, MaskedTransformer, TransformerConfig
 
 TINY = TRANSFORMER_PRESETS["tiny"]
 B, N = 3, 10

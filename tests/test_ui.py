@@ -14,10 +14,10 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from momadiff import skeleton  # noqa: E402
+from momadiff.motion import skeleton  # noqa: E402
 from momadiff.keyframes import KeyframeError, key_error  # noqa: E402
 from momadiff.pipeline import MAX_KEYFRAMES  # noqa: E402
-from momadiff.vae import MotionVAE  # noqa: E402
+from momadiff.model.vae import MotionVAE  # noqa: E402
 from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui import keys as K  # noqa: E402
 from momadiff.ui.outputs import prune  # noqa: E402
@@ -119,7 +119,7 @@ def test_pinned_frame_becomes_a_key(tiny_pipeline):
 
 
 def test_bvh_frame_becomes_a_key(tmp_path):
-    from momadiff import bvh
+    from momadiff.motion import bvh
     from conftest import synthetic_walk
     path = tmp_path / "walk.bvh"
     bvh.save(path, synthetic_walk(40))

@@ -7,9 +7,7 @@ import math
 import pytest
 import torch
 
-from momadiff.vae import (
-    VAE_PRESETS, MotionVAE, VAEConfig, fill_padding, frames_to_latent_mask, num_params, vae_loss,
-)
+from momadiff.model.vae import VAE_PRESETS, MotionVAE, VAEConfig, fill_padding, frames_to_latent_mask, num_params, vae_loss
 
 TINY = VAE_PRESETS["tiny"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import common  # noqa: F401  (puts the repo on sys.path)
-from momadiff import checkpoint
+from momadiff.model import checkpoint
 
 ATTRIBUTION = ("Trained on the Bandai Namco Research Motion datasets 1 and 2 "
                "(Bandai Namco Research Inc., CC BY-NC 4.0); non-commercial use only.")

@@ -21,12 +21,12 @@ import torch
 from tqdm import tqdm
 
 import common  # noqa: E402  (puts the repo on sys.path)
-from momadiff import checkpoint
+from momadiff.model import checkpoint
 from momadiff.data import MotionDataset
 from momadiff.evaluate import metrics
 from momadiff.evaluate.evaluator import (CHECKPOINT_KIND, EVALUATOR_PRESETS, Evaluator, EvaluatorConfig,
                                          TextMotionEvaluator, contrastive_loss, pad_batch)
-from momadiff.text import embed_captions, get_text_encoder
+from momadiff.model.text import embed_captions, get_text_encoder
 
 
 @dataclass

@@ -24,15 +24,16 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import common  # noqa: E402  (puts the repo on sys.path)
-from momadiff import checkpoint, features
+from momadiff.model import checkpoint
+from momadiff.motion import features
 from momadiff.data import MotionDataset
-from momadiff.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead
-from momadiff.diffusion import NoiseSchedule, ScheduleConfig
-from momadiff.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
+from momadiff.model.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead
+from momadiff.model.diffusion import NoiseSchedule, ScheduleConfig
+from momadiff.model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
 from momadiff.sampler import SamplerConfig
-from momadiff.text import embed_captions, get_text_encoder
-from momadiff.transformer import TRANSFORMER_PRESETS, MaskedTransformer, TransformerConfig
-from momadiff.vae import MotionVAE, VAEConfig
+from momadiff.model.text import embed_captions, get_text_encoder
+from momadiff.model.transformer import TRANSFORMER_PRESETS, MaskedTransformer, TransformerConfig
+from momadiff.model.vae import MotionVAE, VAEConfig
 
 
 @dataclass

@@ -18,10 +18,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import common  # noqa: E402  (puts the repo on sys.path)
-from momadiff import checkpoint, features
+from momadiff.model import checkpoint
+from momadiff.motion import features
 from momadiff.data import MotionDataset, augment
-from momadiff.keyencoder import KeyEncoder, KeyEncoderConfig, training_pairs
-from momadiff.vae import VAE_PRESETS, MotionVAE, VAEConfig, vae_loss
+from momadiff.model.keyencoder import KeyEncoder, KeyEncoderConfig, training_pairs
+from momadiff.model.vae import VAE_PRESETS, MotionVAE, VAEConfig, vae_loss
 
 
 @dataclass

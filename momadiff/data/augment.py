@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import skeleton
+from ..motion import skeleton
 
 # Pivot joint -> largest turn (radians) of the subtree below it. Hips and shoulders swing widely;
 # the spine and neck a little (they move the facing joints and the head).

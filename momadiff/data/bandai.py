@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import features as F
-from .. import skeleton
+from ..motion import features as F
+from ..motion import skeleton
 from .captions import captions, mirror_caption, paraphrases
 from .dataset import SPLITS, format_summary, write_dataset
 
@@ -181,7 +181,7 @@ def assign_splits(clips: list[ClipSource]) -> dict[str, str]:
 
 def process_clip(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(features [T-1, 263] float32, canonical joints [T-1, 22, 3] float32) of one BVH file."""
-    from .. import retarget  # imported here so the rest of this module loads without it
+    from ..motion import retarget
 
     joints = retarget.load_bvh_joints(path, fps=skeleton.FPS)               # [T, 22, 3]
     if len(joints) < 2:

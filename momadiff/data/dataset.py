@@ -31,8 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import features as F
-from .. import skeleton
+from ..motion import features as F
+from ..motion import skeleton
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test", "ood")

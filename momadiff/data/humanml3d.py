@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import features as F
+from ..motion import features as F
 from .captions import mirror_caption
 from .dataset import SPLITS, format_summary, write_dataset
 

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from ..checkpoint import CheckpointError
+    from ..model.checkpoint import CheckpointError
     from ..data.dataset import MotionDataset
     from ..pipeline import Pipeline
     from .evaluator import Evaluator

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .. import features, skeleton
+from ..motion import features, skeleton
 from ..data.dataset import MotionDataset
 from ..keyframes import Keyframe, key_error
 from . import metrics
@@ -416,7 +416,7 @@ def _reconstruction_row(pipe, ev: Evaluator | None, name: str, motions: Iterable
 
 def load_bvh_folder(folder: str | os.PathLike, limit: int | None = None) -> tuple[list[np.ndarray], int]:
     """(motions [T, 22, 3] of the readable .bvh files under folder, number skipped)."""
-    from ..retarget import load_bvh_joints
+    from ..motion.retarget import load_bvh_joints
     files = sorted(Path(folder).rglob("*.bvh"))[:limit]
     out, skipped = [], 0
     for f in tqdm(files, desc=f"load {Path(folder).name}", dynamic_ncols=True, leave=False):

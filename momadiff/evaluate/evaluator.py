@@ -28,9 +28,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .. import checkpoint
-from ..features import FEATURE_DIM
-from ..text import TextEncoder, embed_captions, get_text_encoder
+from ..model import checkpoint
+from ..motion.features import FEATURE_DIM
+from ..model.text import TextEncoder, embed_captions, get_text_encoder
 
 CHECKPOINT_KIND = "evaluator"
 

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import linalg
 from scipy.ndimage import uniform_filter1d
 
-from .. import skeleton
+from ..motion import skeleton
 
 R_PRECISION_BATCH = 32
 DIVERSITY_PAIRS = 300

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from .. import skeleton
+from ..motion import skeleton
 
 
 def look_rotation(back: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import skeleton
+from ..motion import skeleton
 from .glb import write_glb
 from .mesh_video import MeshRenderUnavailable, render_mesh_video
 from .skeleton import render_skeleton_video

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import kinematics, skeleton
+from ..motion import kinematics, skeleton
 from .mannequin import BODY_COLOUR, Mannequin
 from .validate import check_joints
 

@@ -14,8 +14,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .. import kinematics, skeleton
-from ..rotation import qbetween, quat_to_matrix
+from ..motion import kinematics, skeleton
+from ..motion.rotation import qbetween, quat_to_matrix
 from .sdf import Ellipsoid, RoundBox, RoundCone, Squashed, segment_frame, smooth_min
 
 Primitive = Ellipsoid | RoundBox | RoundCone | Squashed

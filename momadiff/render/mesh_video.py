@@ -19,7 +19,7 @@ from typing import Self
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .. import skeleton
+from ..motion import skeleton
 from .camera import FollowCamera, look_rotation
 from .floor import CheckerFloor
 from .mannequin import BODY_COLOUR, Mannequin

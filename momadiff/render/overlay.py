@@ -6,7 +6,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .. import skeleton
+from ..motion import skeleton
 
 HIGHLIGHT = (242, 178, 20)
 TEXT = (40, 44, 52)

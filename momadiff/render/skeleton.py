@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .. import skeleton
+from ..motion import skeleton
 from .camera import FollowCamera
 from .overlay import HIGHLIGHT, TEXT, annotate, font
 from .validate import check_joints

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import skeleton
+from ..motion import skeleton
 
 
 def check_joints(joints: np.ndarray) -> np.ndarray:

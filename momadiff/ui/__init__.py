@@ -2,6 +2,6 @@
 the key / session / pose formats. app.py only lays out components and wires them to these.
 
 Modules: keys (keys JSON), session (session.json), poses (pose library), make_poses (builds it),
-stagebar (stage history HTML), outputs (per-request temp folders), timeline (the editor's
+stagebar (stage history HTML), outputs (per-request temp folders), studio (the timeline editor's
 HTML/JS/CSS), handlers (what the events call).
 """

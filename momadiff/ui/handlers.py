@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .. import bvh, skeleton
+from ..motion import bvh, skeleton
 from ..keyframes import key_error
 from ..pipeline import Pipeline
 from . import keys as K
@@ -145,7 +145,7 @@ def pin_frame(files: Sequence[Any] | None, frame: float, keys_text: str, seconds
 def load_bvh(file: Any) -> tuple[Any, Any, str]:
     """An uploaded BVH -> (its joints [T, 22, 3] for the state, frame slider update, message)."""
     import gradio as gr
-    from ..retarget import load_bvh_joints
+    from ..motion.retarget import load_bvh_joints
 
     def run() -> tuple[Any, Any, str]:
         if file is None:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import skeleton
+from ..motion import skeleton
 from ..keyframes import Keyframe, KeyframeError, keyframes_from_data, parse_json, validate
 from ..pipeline import MAX_KEYFRAMES
 

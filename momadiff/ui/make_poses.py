@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .. import skeleton
+from ..motion import skeleton
 from ..keyframes import Keyframe, validate
 from .poses import FORMAT, VERSION, place_pose
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import skeleton
+from ..motion import skeleton
 
 FORMAT = "momadiff-poses"
 VERSION = 1

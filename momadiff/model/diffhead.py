@@ -6,7 +6,7 @@ residual block (shift, scale, gate). Every modulation layer and the output layer
 so an untrained head predicts exactly zero and each block starts as the identity.
 
 The head only maps ``(x_t, t, c)`` to a prediction; what that prediction means (noise, x0 or v)
-is fixed by the noise schedule (``momadiff.diffusion``), not here.
+is fixed by the noise schedule (``momadiff.model.diffusion``), not here.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ... import skeleton
+from ...motion import skeleton
 from ...pipeline import MAX_KEYFRAMES
 
 HERE = Path(__file__).resolve().parent

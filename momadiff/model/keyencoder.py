@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import features
+from ..motion import features
 
 
 def pose_slice_indices() -> np.ndarray:
