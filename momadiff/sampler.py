@@ -30,6 +30,19 @@ class SamplerConfig:
     keyframe_stride: int = 8     # stage 1 places about one latent every this many
     noise_corr: float = 0.0      # correlation length (latents) of the head's starting noise over time; 0 = independent
     decode_noise: float = 0.0    # noise level a noise-conditioned VAE decoder is told generated latents have
+    order: str = "spread"        # which masked latents a stage fills: see ORDERS
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+
+
+# How a stage picks the latents it fills (the count per stage is the same cosine schedule for all):
+#   spread         the paper's: keyframe latents spread over the motion first, then each stage the
+#                  masked latents farthest from anything known (recursive in-fill, coarse to fine)
+#   random         uniformly random masked latents (MAR's and the official code's default order)
+#   left_to_right  the leftmost masked latents (autoregressive in time)
+ORDERS = ("spread", "random", "left_to_right")
 
 
 @dataclass
@@ -51,9 +64,10 @@ class Stage:
 
 
 def plan_stages(num_latents: int, known: np.ndarray, iterations: int, keyframe_stride: int,
-                generator: torch.Generator) -> list[np.ndarray]:
-    """The latent indices to fill at each stage: stage 1 a few spread latents, then a cosine
-    schedule of counts, each stage taking the masked latents farthest from known ones."""
+                generator: torch.Generator, order: str = "spread") -> list[np.ndarray]:
+    """The latent indices to fill at each stage: stage 1 a few latents, then a cosine schedule of
+    counts. Which latents, by `order` (see ORDERS): by default stage 1's are spread over the motion
+    and each later stage takes the masked latents farthest from known ones."""
     known = known.copy()
     free = int((~known).sum())
     if free == 0:
@@ -72,6 +86,13 @@ def plan_stages(num_latents: int, known: np.ndarray, iterations: int, keyframe_s
     jitter = torch.rand(num_latents, generator=generator).numpy() * 0.5
     plan = []
     idx = np.arange(num_latents)
+    if order != "spread":
+        # random: a random permutation of the masked latents; left_to_right: in time order.
+        free_idx = idx[~known]
+        if order == "random":
+            free_idx = free_idx[torch.randperm(len(free_idx), generator=generator).numpy()]
+        start = np.cumsum([0] + counts)
+        return [np.sort(free_idx[a:b]) for a, b in zip(start[:-1], start[1:]) if b > a]
     for c in counts:
         chosen: list[int] = []
         for _ in range(c):
@@ -122,7 +143,8 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
         latents[i] = z
         user[i] = True
     known = user.copy()
-    plan = plan_stages(num_latents, known, config.iterations, config.keyframe_stride, generator)
+    plan = plan_stages(num_latents, known, config.iterations, config.keyframe_stride, generator,
+                       config.order)
     guided = config.cfg_scale != 1.0
     batch = 2 if guided else 1
     text_b = text.reshape(1, -1).expand(batch, -1)

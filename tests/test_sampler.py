@@ -115,3 +115,27 @@ def test_correlated_noise_makes_neighbouring_samples_alike():
     assert steps["correlated"] < 0.6 * steps["independent"], steps
     a = run(model, head, sched, 0, cfg=corr)[-1].latents
     assert torch.equal(a, run(model, head, sched, 0, cfg=corr)[-1].latents)
+
+
+def test_plan_orders_cover_the_same_latents_with_the_same_counts():
+    known = np.zeros(40, dtype=bool)
+    known[[5, 30]] = True
+    plans = {o: plan_stages(40, known, 5, 8, torch.Generator().manual_seed(2), o)
+             for o in ("spread", "random", "left_to_right")}
+    for o, plan in plans.items():
+        assert sorted(np.concatenate(plan).tolist()) == [i for i in range(40) if i not in (5, 30)], o
+    counts = {o: [len(c) for c in plan] for o, plan in plans.items()}
+    assert counts["random"] == counts["spread"] == counts["left_to_right"]
+    # left to right: every stage ends before the next begins, the first stage starts at latent 0
+    l2r = plans["left_to_right"]
+    assert l2r[0][0] == 0 and all(a.max() < b.min() for a, b in zip(l2r, l2r[1:]))
+    # random: not the time order, and a different seed gives a different plan
+    assert plans["random"][0].tolist() != l2r[0].tolist()
+    other = plan_stages(40, known, 5, 8, torch.Generator().manual_seed(3), "random")
+    assert [c.tolist() for c in other] != [c.tolist() for c in plans["random"]]
+
+
+def test_unknown_order_is_refused():
+    import pytest
+    with pytest.raises(ValueError, match="order must be one of"):
+        SamplerConfig(order="backwards")
