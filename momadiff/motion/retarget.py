@@ -26,7 +26,10 @@ Joints a skeleton lacks are derived, so every family yields all 22:
   gives spine3 almost exactly at Chest, where its shoulders branch, as SMPL's collars branch at
   spine3; sources with 1, 2 or 3 spine joints of any proportions are handled the same way.
 - l_foot/r_foot (toes): the ankle's End Site, else its only child joint.
-- l_collar/r_collar: on the segment spine3 -> shoulder at the canonical fraction.
+- l_collar/r_collar: on the segment spine3 -> shoulder at the canonical fraction; also when the
+  file names a collar joint that sits where the neck starts (the clavicle's start, as in CMU's
+  ASF and its cgspeed conversions): a collar bone of no length would turn into one pointing up
+  the neck in the canonical skeleton, where other datasets have a collar pointing sideways.
 
 Units: unless `unit` is given, the body's size (median over frames of leg + spine + neck-to-head
 bone lengths, compared with the canonical body) picks metres, centimetres, millimetres, inches,
@@ -270,6 +273,21 @@ def apply_mapping(mapping: Mapping, pos: np.ndarray,
     return out
 
 
+def _derive_collars_at_neck(mapping: Mapping, pos: np.ndarray) -> None:
+    """Turn a directly named collar into a derived one when it sits where the neck starts (within
+    15% of the neck -> shoulder distance, median over frames of source positions [F, J, 3])."""
+    neck = mapping.direct.get("neck")
+    for side in "lr":
+        collar, shoulder = mapping.direct.get(f"{side}_collar"), mapping.direct.get(f"{side}_shoulder")
+        if neck is None or collar is None or shoulder is None:
+            continue
+        gap = np.median(np.linalg.norm(pos[:, collar] - pos[:, neck], axis=-1))
+        reach = np.median(np.linalg.norm(pos[:, shoulder] - pos[:, neck], axis=-1))
+        if gap < 0.15 * reach:
+            del mapping.direct[f"{side}_collar"]
+            mapping.derived[f"{side}_collar"] = "collar"
+
+
 def _along(poly: np.ndarray, fracs: np.ndarray) -> np.ndarray:
     """Points at arc-length fractions [K] along polylines [F, P, 3] -> [F, K, 3]."""
     seg = np.linalg.norm(np.diff(poly, axis=1), axis=-1)                   # [F, P-1]
@@ -433,6 +451,7 @@ def retarget(anim: BVHAnimation, fps: float = skeleton.FPS, name_map: dict[str, 
     mapping = find_mapping(anim, name_map)
     pos, rot = anim.forward_kinematics()                                   # [F, J, 3], [F, J, 3, 3]
     ends = {j: pos[:, j] + rot[:, j] @ off for j, off in anim.end_sites.items()}
+    _derive_collars_at_neck(mapping, pos)
     joints = apply_mapping(mapping, pos, ends)                             # [F, 22, 3]
     rest_pos = anim.rest_positions()                                       # [J, 3]
     rest_ends = {j: rest_pos[None, j] + off for j, off in anim.end_sites.items()}
@@ -472,8 +491,7 @@ MOTION_SUFFIXES = (".bvh", ".amc")
 def load_motion(path: str | os.PathLike, fps: float = skeleton.FPS, asf: str | os.PathLike | None = None,
                 **kw) -> Retargeted:
     """Read and retarget a motion file: a .bvh, or an .amc with its skeleton (`asf`, default: the
-    .asf beside it, see asfamc.find_asf). ASF/AMC lengths are in the ASF's declared units unless
-    `unit` is given. Other keywords as retarget()."""
+    .asf beside it, see asfamc.find_asf). Other keywords as retarget()."""
     path = Path(path)
     suffix = path.suffix.lower()
     kw.setdefault("name", path.name)
@@ -484,7 +502,6 @@ def load_motion(path: str | os.PathLike, fps: float = skeleton.FPS, asf: str | o
         if suffix == ".asf":
             raise RetargetError(f"{path.name} is a skeleton (.asf) without motion: pass its .amc file")
         skel = asfamc.load_asf(asf if asf is not None else asfamc.find_asf(path))
-        kw.setdefault("unit", skel.metres_per_unit)
         return retarget(asfamc.to_bvh_animation(skel, asfamc.load_amc(path, skel)), fps=fps, **kw)
     raise RetargetError(f"{path.name}: unknown motion file type {path.suffix!r}; expected "
                         f"{' or '.join(MOTION_SUFFIXES)}")
