@@ -193,3 +193,15 @@ def test_real_cmu_asf_amc_if_present():
         j = retarget.load_bvh_joints(files[0])
     lengths = skeleton.bone_lengths(j).mean(0)
     assert 0.3 < lengths[J["l_knee"]] < 0.55 and 0.3 < lengths[J["l_ankle"]] < 0.55
+
+
+def test_evaluate_bvh_dir_reads_amc_too(tmp_path):
+    from momadiff.evaluate.benchmark import load_bvh_folder
+    from motionfiles import walk_bvh
+    (tmp_path / "07").mkdir()
+    (tmp_path / "07" / "07.asf").write_text(asf_text())
+    (tmp_path / "07" / "07_01.amc").write_text(amc_text([{}] * 30))
+    walk_bvh(tmp_path / "walk.bvh", seconds=2.0, fps=30.0, reference_pose=True)
+    (tmp_path / "broken.bvh").write_text("not a bvh file")
+    motions, skipped = load_bvh_folder(tmp_path)
+    assert skipped == 1 and sorted(len(m) for m in motions) == [5, 41]
