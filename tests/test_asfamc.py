@@ -35,7 +35,7 @@ def test_parse_skeleton():
 
 def test_rest_frame_retargets_to_the_canonical_body():
     anim = _anim([{}, {}, {}])
-    out = retarget.retarget(anim, fps=120.0)
+    out = retarget.retarget(anim, fps=120.0, convention=False)   # the pelvis convention aside
     assert not out.dropped_first_frame
     tol = {"spine1": 0.03, "spine2": 0.03, "spine3": 0.03, "l_collar": 0.05, "r_collar": 0.05}
     for n in skeleton.JOINT_NAMES:
@@ -80,7 +80,7 @@ def test_root_translation_and_file_roundtrip(tmp_path):
     (tmp_path / "07.asf").write_text(asf_text())
     (tmp_path / "07_02.amc").write_text(amc_text([{"root": root}] * 4))
     assert asfamc.find_asf(tmp_path / "07_02.amc") == tmp_path / "07.asf"
-    res = retarget.load_motion(tmp_path / "07_02.amc", fps=120.0)     # the same entry point as BVH
+    res = retarget.load_motion(tmp_path / "07_02.amc", fps=120.0, convention=False)   # as BVH
     np.testing.assert_allclose(res.joints[:, J["pelvis"], [0, 2]],
                                np.tile([10.0 * CMU_UNIT, -5.0 * CMU_UNIT], (4, 1)), atol=1e-5)
     # Turned 30 degrees about Y: the facing follows.
@@ -193,3 +193,15 @@ def test_real_cmu_asf_amc_if_present():
         j = retarget.load_bvh_joints(files[0])
     lengths = skeleton.bone_lengths(j).mean(0)
     assert 0.3 < lengths[J["l_knee"]] < 0.55 and 0.3 < lengths[J["l_ankle"]] < 0.55
+
+
+def test_evaluate_bvh_dir_reads_amc_too(tmp_path):
+    from momadiff.evaluate.benchmark import load_bvh_folder
+    from motionfiles import walk_bvh
+    (tmp_path / "07").mkdir()
+    (tmp_path / "07" / "07.asf").write_text(asf_text())
+    (tmp_path / "07" / "07_01.amc").write_text(amc_text([{}] * 30))
+    walk_bvh(tmp_path / "walk.bvh", seconds=2.0, fps=30.0, reference_pose=True)
+    (tmp_path / "broken.bvh").write_text("not a bvh file")
+    motions, skipped = load_bvh_folder(tmp_path)
+    assert skipped == 1 and sorted(len(m) for m in motions) == [5, 41]

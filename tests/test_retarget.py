@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from momadiff.motion import bvh, kinematics, retarget, skeleton
+from momadiff.motion import bvh, convention, kinematics, retarget, skeleton
 from momadiff.motion.retarget import RetargetError
 from momadiff.motion.rotation import euler_to_matrix, matrix_to_euler, matrix_to_quat
 
@@ -82,6 +82,17 @@ SPECS = {
         ("mixamorig:{Side}Leg", "mixamorig:{Side}UpLeg", "#_knee"),
         ("mixamorig:{Side}Foot", "mixamorig:{Side}Leg", "#_ankle"),
         ("mixamorig:{Side}ToeBase", "mixamorig:{Side}Foot", "#_foot", True),
+    ]),
+    "cgspeed_max": _sides([     # CMU's cgspeed "3dsMax-friendly" BVH names
+        ("Hips", None, "pelvis"), ("lowerback", "Hips", "pelvis"), ("Chest", "lowerback", "spine1"),
+        ("Chest2", "Chest", "spine2"), ("lowerneck", "Chest2", "neck"),
+        ("Neck", "lowerneck", "mid_neck_head"), ("Head", "Neck", "head", True),
+        ("{Side}Collar", "Chest2", "#_collar"), ("{Side}Shoulder", "{Side}Collar", "#_shoulder"),
+        ("{Side}Elbow", "{Side}Shoulder", "#_elbow"), ("{Side}Wrist", "{Side}Elbow", "#_wrist"),
+        ("{s}hand", "{Side}Wrist", "#_wrist", True),
+        ("{S}HipJoint", "Hips", "pelvis"), ("{Side}Hip", "{S}HipJoint", "#_hip"),
+        ("{Side}Knee", "{Side}Hip", "#_knee"), ("{Side}Ankle", "{Side}Knee", "#_ankle"),
+        ("{Side}Toe", "{Side}Ankle", "#_foot", True),
     ]),
     "smpl": _sides([
         ("pelvis", None, "pelvis"), ("spine1", "pelvis", "spine1"), ("spine2", "spine1", "spine2"),
@@ -165,7 +176,7 @@ def test_families_map_all_joints(family):
     anim = bvh.loads(spec_bvh(spec))
     mapping = retarget.find_mapping(anim)
     assert mapping.family == family
-    out = retarget.to_smpl22(anim)
+    out = retarget.to_smpl22(anim, convention=False)     # the pelvis convention: test_pelvis_convention
     assert out.shape == (6, 22, 3) and out.dtype == np.float32
     # Frame 0 is the rest pose: the canonical body (metres, from centimetres).
     derived_tol = {"spine1": 0.03, "spine2": 0.03, "spine3": 0.03}
@@ -219,8 +230,47 @@ def test_cgspeed_cmu_names_use_the_mixamo_family():
     anim = bvh.loads(spec_bvh(spec))
     mapping = retarget.find_mapping(anim)
     assert mapping.family == "mixamo" and mapping.derived["spine2"] == "spine"
-    out = retarget.to_smpl22(anim)
+    out = retarget.to_smpl22(anim, convention=False)
     np.testing.assert_allclose(out[0], skeleton.rest_pose(), atol=0.03)
+
+
+def test_collar_at_the_neck_is_derived():
+    """CMU's conversions put the collar joint where the neck starts (the clavicle's start): that
+    collar is derived on spine3 -> shoulder instead, like a skeleton without collars."""
+    spec = [r if r[0] not in ("LeftCollar", "RightCollar") else (r[0], r[1], "neck")
+            for r in SPECS["cgspeed_max"]]
+    anim = bvh.loads(spec_bvh(spec))
+    res = retarget.retarget(anim)
+    m = retarget.find_mapping(anim)
+    assert "l_collar" in m.direct                     # named, ...
+    out = res.joints.astype(np.float64)               # ... but derived from spine3 and the shoulder
+    for side in "lr":
+        np.testing.assert_allclose(out[:, J[f"{side}_collar"]], convention.derive_collar(out, side), atol=1e-6)
+        assert (np.linalg.norm(out[:, J[f"{side}_collar"]] - out[:, J["neck"]], axis=-1) > 0.03).all()
+
+
+def test_pelvis_convention():
+    """Every source's pelvis is put PELVIS_HEIGHT hip widths above the hip midpoint in the rest
+    pose, as Bandai's, and turned with the source's pelvis joint in every frame; the 22-joint
+    layout's own names (momadiff's BVH export) are left alone."""
+    from momadiff.motion.convention import PELVIS_HEIGHT
+    for family in ("mixamo", "cmu_asf", "cgspeed_max", "cmu_bvh"):
+        anim = bvh.loads(spec_bvh(SPECS[family], frames=12))     # frame 0: the rest pose
+        out = retarget.to_smpl22(anim).astype(np.float64)
+        raw = retarget.to_smpl22(anim, convention=False).astype(np.float64)
+        mid = 0.5 * (out[0, J["l_hip"]] + out[0, J["r_hip"]])
+        width = np.linalg.norm(out[0, J["l_hip"]] - out[0, J["r_hip"]])
+        np.testing.assert_allclose(out[0, J["pelvis"]] - mid, [0, PELVIS_HEIGHT * width, 0], atol=1e-6)
+        # Only the pelvis moved; the canonical body's pelvis is 0.72 hip widths up: it had to.
+        np.testing.assert_allclose(np.delete(out, 0, axis=1), np.delete(raw, 0, axis=1), atol=1e-6)
+        assert np.linalg.norm(out[0, 0] - raw[0, 0]) > 0.03
+        # Later frames: the same offset turned by the source pelvis joint's rotation.
+        pos, rot = anim.forward_kinematics()
+        pelvis = anim.index(_source_of(SPECS[family], "pelvis"))
+        offset = (out[0, 0] - raw[0, 0]) * 100.0                                 # file units (cm)
+        np.testing.assert_allclose((out[:, 0] - raw[:, 0]) * 100.0, rot[:, pelvis] @ offset, atol=1e-3)
+    smpl = bvh.loads(spec_bvh(SPECS["smpl"]))
+    np.testing.assert_array_equal(retarget.to_smpl22(smpl), retarget.to_smpl22(smpl, convention=False))
 
 
 def test_up_rotation_is_proper():
@@ -236,11 +286,16 @@ def test_up_rotation_is_proper():
 def test_missing_collars_are_derived():
     spec = [r for r in SPECS["mixamo"] if "Shoulder" not in r[0]]
     spec = [(n, "mixamorig:Spine2" if p and "Shoulder" in p else p, *rest) for n, p, *rest in spec]
-    out = retarget.to_smpl22(bvh.loads(spec_bvh(spec)))
-    f = retarget._COLLAR_FRAC
+    out = retarget.to_smpl22(bvh.loads(spec_bvh(spec))).astype(np.float64)
     for side in "lr":
-        expect = out[:, J["spine3"]] + f * (out[:, J[f"{side}_shoulder"]] - out[:, J["spine3"]])
-        np.testing.assert_allclose(out[:, J[f"{side}_collar"]], expect, atol=1e-6)
+        # At the shoulder's height along the chest, COLLAR_SIDE of the way out to it.
+        s3, sh, c = out[:, J["spine3"]], out[:, J[f"{side}_shoulder"]], out[:, J[f"{side}_collar"]]
+        chest = out[:, J["neck"]] - out[:, J["spine2"]]
+        chest /= np.linalg.norm(chest, axis=-1, keepdims=True)
+        np.testing.assert_allclose(((c - s3) * chest).sum(-1), ((sh - s3) * chest).sum(-1), atol=1e-6)
+        side_c = (c - s3) - ((c - s3) * chest).sum(-1, keepdims=True) * chest
+        side_s = (sh - s3) - ((sh - s3) * chest).sum(-1, keepdims=True) * chest
+        np.testing.assert_allclose(side_c, convention.COLLAR_SIDE * side_s, atol=1e-6)
 
 
 def test_prefixes_and_separators_tolerated():
@@ -267,7 +322,7 @@ def test_unmappable_skeleton_error_names_missing_and_file_joints():
     assert "bone5" in listed and "bone21" in listed and "name_map" in listed
     # The user's name_map fixes it.
     name_map = {f"bone{i}": spec_row[2] for i, spec_row in enumerate(SPECS["smpl"]) if i}
-    out = retarget.to_smpl22(anim, name_map=name_map)
+    out = retarget.to_smpl22(anim, name_map=name_map, convention=False)
     np.testing.assert_allclose(out[0], skeleton.rest_pose(), atol=1e-5)
     with pytest.raises(RetargetError, match="not one of the 22"):
         retarget.to_smpl22(anim, name_map={"bone1": "tail"})
@@ -290,7 +345,7 @@ def test_unit_detection():
     num = retarget.to_smpl22(bvh.loads(spec_bvh(SPECS["cmu_bvh"], scale=100.0)), unit=0.01)
     np.testing.assert_allclose(num, ref, atol=1e-6)
     # A scale no unit explains is normalised to the canonical body size.
-    odd = retarget.to_smpl22(bvh.loads(spec_bvh(SPECS["cmu_bvh"], scale=7.3)))
+    odd = retarget.to_smpl22(bvh.loads(spec_bvh(SPECS["cmu_bvh"], scale=7.3)), convention=False)
     assert retarget.body_size(odd) == pytest.approx(retarget._CANONICAL_SIZE, rel=1e-6)
     with pytest.raises(ValueError):
         retarget.to_smpl22(bvh.loads(spec_bvh(SPECS["cmu_bvh"])), unit="furlong")
@@ -404,7 +459,7 @@ def test_round_trip_other_fps_and_names(tmp_path):
     mixamo = {r[2]: r[0].split(":")[-1] for r in SPECS["mixamo"]}
     bvh.save(p, joints, fps=20, names=[mixamo[n] for n in skeleton.JOINT_NAMES])
     assert retarget.find_mapping(bvh.load(p)).family == "mixamo"
-    np.testing.assert_allclose(retarget.load_bvh_joints(p), joints, atol=1e-3)
+    np.testing.assert_allclose(retarget.load_bvh_joints(p, convention=False), joints, atol=1e-3)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
                             ".amc+.asf files")
     build.add_argument("--out", required=True, help="dataset folder to write")
     build.add_argument("--workdir", default=None,
-                       help="bandai: where to unpack an archive (default <out>/../raw; reused if present)")
+                       help="bandai, cmu: where to unpack an archive (default <out>/../raw; reused if present)")
     build.add_argument("--workers", type=int, default=2, help="bandai, cmu, bvh-folder: processes (default 2)")
     build.add_argument("--captions", default=None,
                        help="bvh-folder (required), cmu: the captions file, CSV or JSON "

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=None, help="latency: runs per setting (median)")
     p.add_argument("--seconds", type=float, nargs="+", default=None,
                    help="latency: motion lengths in seconds (default 2 5 10)")
-    p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh under DIR (repeatable)")
+    p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh and .amc (+ .asf) under DIR (repeatable)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,

@@ -9,7 +9,7 @@ first 1/20 s of every clip.
 `detect_reference_pose` looks at retargeted joints [F, 22, 3] (metres, Y up, source frame rate)
 and says whether frame 0 is such a frame. Two neighbouring frames of a capture differ little, so
 the test is how frame 0 -> 1 compares with the file's other frame-to-frame changes (the 99th
-percentile of the mean root-relative joint distance between neighbours, "usual change" below).
+percentile of the mean joint distance, relative to the hips, between neighbours, "usual change" below).
 Frame 0 is dropped when
 - its root stands over FAR_METRES from frame 1's and over 5x the largest root step elsewhere
   (no body moves that far in one frame at any usual rate), or
@@ -36,7 +36,8 @@ MIN_FRAMES = 3
 
 
 def _root_relative(p: np.ndarray) -> np.ndarray:
-    return p - p[..., :1, :]
+    """Positions relative to the hip midpoint (not the pelvis joint, which retargeting may move)."""
+    return p - 0.5 * (p[..., J["l_hip"]:J["l_hip"] + 1, :] + p[..., J["r_hip"]:J["r_hip"] + 1, :])
 
 
 def _pose_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -26,10 +26,15 @@ Joints a skeleton lacks are derived, so every family yields all 22:
   gives spine3 almost exactly at Chest, where its shoulders branch, as SMPL's collars branch at
   spine3; sources with 1, 2 or 3 spine joints of any proportions are handled the same way.
 - l_foot/r_foot (toes): the ankle's End Site, else its only child joint.
-- l_collar/r_collar: on the segment spine3 -> shoulder at the canonical fraction; also when the
-  file names a collar joint that sits where the neck starts (the clavicle's start, as in CMU's
-  ASF and its cgspeed conversions): a collar bone of no length would turn into one pointing up
-  the neck in the canonical skeleton, where other datasets have a collar pointing sideways.
+- l_collar/r_collar: from spine3 and the shoulder as Bandai's collars sit (convention.py); also
+  when the file names a collar joint that sits where the neck starts (the clavicle's start, as in
+  CMU's ASF and its cgspeed conversions): a collar bone of no length would turn into one pointing
+  up the neck in the canonical skeleton, where other datasets have a collar pointing sideways.
+
+Conventions: the pelvis is moved to where Bandai's skeleton has it relative to the hips
+(convention.py; Bandai's own data is untouched), so that the pelvis -> hip bones of every source
+point the same way after features.canonicalize; a skeleton already in the 22-joint layout (the
+smpl family, which includes momadiff's own BVH export) is left as it is.
 
 Units: unless `unit` is given, the body's size (median over frames of leg + spine + neck-to-head
 bone lengths, compared with the canonical body) picks metres, centimetres, millimetres, inches,
@@ -71,6 +76,7 @@ import numpy as np
 
 from . import skeleton
 from .bvh import BVHAnimation, load
+from .convention import derive_collar, pelvis_correction
 from .refpose import detect_reference_pose
 
 J = skeleton.JOINT_INDEX
@@ -152,7 +158,6 @@ _BONE = np.linalg.norm(_REST, axis=-1)                                     # [22
 # Arc-length fractions of spine1/2/3 along pelvis -> neck in the canonical body.
 _SPINE_BONES = _BONE[[J["spine1"], J["spine2"], J["spine3"], J["neck"]]]
 _SPINE_FRAC = np.cumsum(_SPINE_BONES)[:3] / _SPINE_BONES.sum()
-_COLLAR_FRAC = _BONE[J["l_collar"]] / (_BONE[J["l_collar"]] + _BONE[J["l_shoulder"]])
 
 
 def _normalise(name: str) -> str:
@@ -268,8 +273,7 @@ def apply_mapping(mapping: Mapping, pos: np.ndarray,
         out[:, J[toe]] = end_sites[src] if kind == "end_site" else pos[:, src]
     for side in "lr":
         if mapping.derived.get(f"{side}_collar") == "collar":
-            s3, sh = out[:, J["spine3"]], out[:, J[f"{side}_shoulder"]]
-            out[:, J[f"{side}_collar"]] = s3 + _COLLAR_FRAC * (sh - s3)
+            out[:, J[f"{side}_collar"]] = derive_collar(out, side)
     return out
 
 
@@ -436,12 +440,12 @@ class Retargeted:
 def retarget(anim: BVHAnimation, fps: float = skeleton.FPS, name_map: dict[str, str] | None = None,
              unit: float | str | None = None, up: str | None = None,
              source_fps: float | None = None, drop_reference: bool = True,
-             name: str = "the file") -> Retargeted:
+             convention: bool = True, name: str = "the file") -> Retargeted:
     """The 22-joint motion of a parsed animation (see the module docstring). `unit`: metres per
     file unit (number) or "m"/"cm"/"mm"/"in"/"ft"/"cmu"; None detects it. `up`: the file's up axis
     ("y", "z", "-z", ...); None detects it. `source_fps`: the true capture rate when the file's own
-    is wrong. `drop_reference`: drop a first frame that is an added reference pose. `name` is
-    used in notes."""
+    is wrong. `drop_reference`: drop a first frame that is an added reference pose. `convention`:
+    put the pelvis where Bandai's skeleton has it (convention.py). `name` is used in notes."""
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     if source_fps is not None and not (np.isfinite(source_fps) and source_fps > 0):
@@ -458,6 +462,13 @@ def retarget(anim: BVHAnimation, fps: float = skeleton.FPS, name_map: dict[str, 
     rest = apply_mapping(mapping, rest_pos[None], rest_ends)[0]            # [22, 3]
 
     r = up_rotation(up if up is not None else detect_up(rest, joints))
+    # A skeleton already in the 22-joint layout (SMPL names, momadiff's own BVH export) is taken
+    # as it is, so that save + load gives back exactly what was saved.
+    if convention and mapping.family != "smpl":
+        fix = pelvis_correction(rest, r.T @ np.array([0.0, 1.0, 0.0]))
+        if fix is not None:   # turned with the source's pelvis joint in every frame
+            joints[:, J["pelvis"]] += rot[:, mapping.direct["pelvis"]] @ fix
+            rest[J["pelvis"]] += fix
     joints, rest = joints @ r.T, rest @ r.T
     if handedness(joints) < 0:
         joints[..., 0] *= -1.0
