@@ -246,6 +246,24 @@ def wording(pipe, ev, prompts: Sequence[Prompt], datasets: Sequence[str], old_co
     return res
 
 
+def run(pipe, ev, ds, seeds: int = 3, references: Sequence[str] | None = None, quick: bool = False,
+        prompts_path: str | Path = PROMPTS):
+    """The wording benchmark as the evaluate CLI runs it: old contents = the contents of ds's
+    (the Bandai folder's) train split; real clips for retrieval from ds and the references
+    (default: data/cmu when it has been built). quick: two prompts per content, one seed."""
+    prompts = load_prompts(prompts_path)
+    if quick:
+        kept: dict[str, list[Prompt]] = defaultdict(list)
+        for p in prompts:
+            if len(kept[p.content]) < 2:
+                kept[p.content].append(p)
+        prompts = [p for group in kept.values() for p in group]
+    if references is None:
+        references = [str(Path("data/cmu"))] if (Path("data/cmu") / "clips.json").exists() else []
+    old = {c["content"] for c in ds.clips if c["split"] == "train"}
+    return wording(pipe, ev, prompts, [str(ds.root)] + list(references), old, seeds=tuple(range(seeds)))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m momadiff.evaluate.wording",
                                 description="Nearest-training-caption content accuracy of the everyday prompts.")
