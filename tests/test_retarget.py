@@ -83,6 +83,17 @@ SPECS = {
         ("mixamorig:{Side}Foot", "mixamorig:{Side}Leg", "#_ankle"),
         ("mixamorig:{Side}ToeBase", "mixamorig:{Side}Foot", "#_foot", True),
     ]),
+    "cgspeed_max": _sides([     # CMU's cgspeed "3dsMax-friendly" BVH names
+        ("Hips", None, "pelvis"), ("lowerback", "Hips", "pelvis"), ("Chest", "lowerback", "spine1"),
+        ("Chest2", "Chest", "spine2"), ("lowerneck", "Chest2", "neck"),
+        ("Neck", "lowerneck", "mid_neck_head"), ("Head", "Neck", "head", True),
+        ("{Side}Collar", "Chest2", "#_collar"), ("{Side}Shoulder", "{Side}Collar", "#_shoulder"),
+        ("{Side}Elbow", "{Side}Shoulder", "#_elbow"), ("{Side}Wrist", "{Side}Elbow", "#_wrist"),
+        ("{s}hand", "{Side}Wrist", "#_wrist", True),
+        ("{S}HipJoint", "Hips", "pelvis"), ("{Side}Hip", "{S}HipJoint", "#_hip"),
+        ("{Side}Knee", "{Side}Hip", "#_knee"), ("{Side}Ankle", "{Side}Knee", "#_ankle"),
+        ("{Side}Toe", "{Side}Ankle", "#_foot", True),
+    ]),
     "smpl": _sides([
         ("pelvis", None, "pelvis"), ("spine1", "pelvis", "spine1"), ("spine2", "spine1", "spine2"),
         ("spine3", "spine2", "spine3"), ("neck", "spine3", "neck"), ("head", "neck", "head", True),
@@ -221,6 +232,22 @@ def test_cgspeed_cmu_names_use_the_mixamo_family():
     assert mapping.family == "mixamo" and mapping.derived["spine2"] == "spine"
     out = retarget.to_smpl22(anim)
     np.testing.assert_allclose(out[0], skeleton.rest_pose(), atol=0.03)
+
+
+def test_collar_at_the_neck_is_derived():
+    """CMU's conversions put the collar joint where the neck starts (the clavicle's start): that
+    collar is derived on spine3 -> shoulder instead, like a skeleton without collars."""
+    spec = [r if r[0] not in ("LeftCollar", "RightCollar") else (r[0], r[1], "neck")
+            for r in SPECS["cgspeed_max"]]
+    anim = bvh.loads(spec_bvh(spec))
+    res = retarget.retarget(anim)
+    m = retarget.find_mapping(anim)
+    assert "l_collar" in m.direct                     # named, ...
+    out = res.joints[0].astype(np.float64)            # ... but placed between spine3 and shoulder
+    for side in "lr":
+        s3, sh, c = out[J["spine3"]], out[J[f"{side}_shoulder"]], out[J[f"{side}_collar"]]
+        np.testing.assert_allclose(c, s3 + retarget._COLLAR_FRAC * (sh - s3), atol=1e-6)
+        assert np.linalg.norm(c - out[J["neck"]]) > 0.05
 
 
 def test_up_rotation_is_proper():

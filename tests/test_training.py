@@ -168,18 +168,19 @@ def test_ddp_two_processes(tiny_data, tmp_path):
 
 def test_content_balanced_sampling():
     import train_transformer as tt
+    from momadiff.data.multi import group_weights
     contents = ["wave"] * 90 + ["bow"] * 10
-    assert tt.content_weights(contents, 0.0) is None
-    w = tt.content_weights(contents, 1.0)
+    assert group_weights(contents, 0.0) is None
+    w = group_weights(contents, 1.0)
     assert np.isclose(w.sum(), 1) and np.isclose(w[:90].sum(), 0.5)           # every content equally often
-    w = tt.content_weights(contents, 0.5)
+    w = group_weights(contents, 0.5)
     assert np.isclose(w[:90].sum() / w[90:].sum(), 3.0)                          # sqrt(90/10)
     # make_batch draws by those weights
     clips = [{"mu": torch.zeros(4 if c == "bow" else 6, 2), "keys": torch.zeros(4 if c == "bow" else 6, 2, 2)}
              for c in contents]
     caps = [np.zeros((1, 3), np.float32)] * len(clips)
     cfg = tt.Config(batch=2000)
-    pad = tt.make_batch(clips, caps, cfg, 128, np.random.default_rng(0), tt.content_weights(contents, 1.0))[3]
+    pad = tt.make_batch(clips, caps, cfg, 128, np.random.default_rng(0), group_weights(contents, 1.0))[3]
     bows = float(((~pad).sum(1) == 4).float().mean())
     assert 0.45 < bows < 0.55
     pad = tt.make_batch(clips, caps, cfg, 128, np.random.default_rng(0))[3]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 import common  # noqa: E402  (puts the repo on sys.path)
 from momadiff.model import checkpoint
-from momadiff.data import MotionDataset
+from momadiff.data import MotionDataset, open_datasets, sampling_weights
 from momadiff.evaluate import metrics
 from momadiff.evaluate.evaluator import (CHECKPOINT_KIND, EVALUATOR_PRESETS, Evaluator, EvaluatorConfig,
                                          TextMotionEvaluator, contrastive_loss, pad_batch)
@@ -31,7 +31,9 @@ from momadiff.model.text import embed_captions, get_text_encoder
 
 @dataclass
 class Config:
-    data: str = "data/bandai"
+    data: str = "data/bandai"    # one dataset folder, or several separated by commas
+    data_weights: str = ""       # per dataset, multiplies each of its clips' chance ("1,3"; "" = all 1)
+    balance: float = 0.0         # each clip's chance x count(dataset, content)^-balance (0: uniform)
     out: str = "runs/evaluator"
     preset: str = "small"
     resume: bool = False
@@ -60,10 +62,11 @@ def label_ids(clips: list[dict]) -> np.ndarray:
 
 
 def sample_batch(ds: MotionDataset, train: np.ndarray, caption_rows: list[np.ndarray], cfg: Config,
-                 max_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 max_frames: int, rng: np.random.Generator,
+                 p: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(features [B, L, F] normalised, mask [B, L], caption rows [B], clip indices [B]) of random
     crops: the longest crop (what evaluation embeds) with full_crop_prob, else a uniform length."""
-    picks = rng.choice(train, size=cfg.batch)
+    picks = rng.choice(train, size=cfg.batch, p=p)
     wins, rows = [], []
     for i in picks:
         n = ds.clips[i]["num_frames"]
@@ -118,8 +121,12 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"error: text encoder {cfg.text_encoder!r} gives {encoder.dim}-d embeddings, "
                          f"the config expects text_dim={ecfg.text_dim}")
 
-    ds = MotionDataset(cfg.data)
-    train = np.array(ds.split("train"))
+    try:
+        ds = open_datasets(cfg.data)
+        train = np.array(ds.split("train"))
+        p_train = sampling_weights(ds, train, cfg.data_weights, cfg.balance)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     labels = label_ids(ds.clips)
     # Every train caption embedded once (cached on disk); caption_rows[i] are clip i's rows.
     texts: list[str] = []
@@ -177,7 +184,7 @@ def main(argv: list[str]) -> None:
         lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        x, mask, rows, picks = sample_batch(ds, train, caption_rows, cfg, ecfg.max_frames, rng)
+        x, mask, rows, picks = sample_batch(ds, train, caption_rows, cfg, ecfg.max_frames, rng, p_train)
         motion = model.encode_motion(torch.from_numpy(x), torch.from_numpy(mask))  # [B, E]
         text = model.encode_text(text_emb[rows])                                   # [B, E]
         loss = contrastive_loss(motion, text, model.logit_scale,

@@ -26,7 +26,7 @@ from tqdm import tqdm
 import common  # noqa: E402  (puts the repo on sys.path)
 from momadiff.model import checkpoint
 from momadiff.motion import features
-from momadiff.data import MotionDataset
+from momadiff.data import MotionDataset, describe_weights, open_datasets, sampling_weights
 from momadiff.model.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead
 from momadiff.model.diffusion import NoiseSchedule, ScheduleConfig
 from momadiff.model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
@@ -38,7 +38,8 @@ from momadiff.model.vae import MotionVAE, VAEConfig
 
 @dataclass
 class Config:
-    data: str = "data/bandai"
+    data: str = "data/bandai"    # one dataset folder, or several separated by commas
+    data_weights: str = ""       # per dataset, multiplies each of its clips' chance ("1,3"; "" = all 1)
     vae: str = "runs/vae/vae.pt"
     out: str = "runs/t2m"
     preset: str = "cpu"          # transformer preset
@@ -55,8 +56,9 @@ class Config:
     ema: float = 0.999
     text_drop: float = 0.1       # caption dropped (null token) for classifier-free guidance
     key_prob: float = 0.5        # fraction of samples that get simulated user keyframes
-    # Clip sampling weight count(content)^-balance: 0 draws clips uniformly (a content with 350
-    # clips 27x as often as one with 13), 1 draws every content equally often.
+    # Clip sampling weight count(dataset, content)^-balance (x the dataset's data_weight): 0 draws
+    # clips uniformly (a content with 350 clips 27x as often as one with 13), 1 draws every
+    # content of a dataset equally often.
     balance: float = 0.0
     diffusion_mult: int = 2      # noise draws per masked latent: more signal for the head per transformer pass
     seed: int = 0
@@ -109,15 +111,6 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int],
         keys = kenc(f[:, pidx], offs).reshape(n, down, -1)
         out.append({"mu": mu[0], "keys": keys})
     return out
-
-
-def content_weights(contents: list[str], balance: float) -> np.ndarray | None:
-    """Sampling probabilities per clip, count(content)^-balance normalised (None for balance 0)."""
-    if balance == 0:
-        return None
-    counts = Counter(contents)
-    w = np.array([counts[c] ** -balance for c in contents], dtype=np.float64)
-    return w / w.sum()
 
 
 def make_batch(clips: list[dict], caps: list[np.ndarray], cfg: Config, max_latents: int,
@@ -193,8 +186,16 @@ def main(argv: list[str]) -> None:
         if tcfg.latent_dim != latent_dim:
             raise SystemExit(f"error: that checkpoint works on {tcfg.latent_dim}-d latents, the VAE has {latent_dim}")
 
-    ds = MotionDataset(cfg.data)
-    train_idx = ds.split("train")
+    # Features are normalised exactly as the VAE was trained to read them.
+    try:
+        ds = open_datasets(cfg.data, stats=(torch.as_tensor(vck["mean"]).float().numpy(),
+                                            torch.as_tensor(vck["std"]).float().numpy()))
+        train_idx = ds.split("train")
+        weights = sampling_weights(ds, list(train_idx) * 2, cfg.data_weights, cfg.balance)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    if common.is_main() and describe_weights(ds, train_idx * 2, weights):
+        print(f"{ds}: {describe_weights(ds, train_idx * 2, weights)}")
     encoder = get_text_encoder(cfg.text_encoder)
     if tcfg.text_dim != encoder.dim:
         tcfg.text_dim = encoder.dim
@@ -214,12 +215,13 @@ def main(argv: list[str]) -> None:
     fingerprint = encoder_fingerprint(vck)
     cached = torch.load(cache, weights_only=True) if cache.exists() else None
     if (cached is None or cached.get("encoder") != fingerprint or cached["n"] != 2 * len(train_idx)
+            or cached.get("data", cfg.data) != cfg.data
             or "val_clips" not in cached):
         if common.is_main():
             clips = encode_clips(vck, ds, train_idx)
             allmu = torch.cat([c["mu"] for c in clips])
             lat_mean, lat_std = allmu.mean(0), allmu.std(0).clamp_min(1e-3)
-            torch.save({"encoder": fingerprint, "n": 2 * len(train_idx), "clips": clips,
+            torch.save({"encoder": fingerprint, "data": cfg.data, "n": 2 * len(train_idx), "clips": clips,
                         "val_clips": encode_clips(vck, ds, val_idx, mirrored=False),
                         "lat_mean": lat_mean, "lat_std": lat_std}, cache)
         if world > 1:
@@ -235,7 +237,6 @@ def main(argv: list[str]) -> None:
         return [{"mu": (c["mu"] - lat_mean) / lat_std, "keys": (c["keys"] - lat_mean) / lat_std} for c in cs]
 
     clips, val_clips = unit(cached["clips"]), unit(cached["val_clips"])
-    weights = content_weights([ds.clips[i]["content"] for i in train_idx] * 2, cfg.balance)
 
     torch.manual_seed(cfg.seed)
     model = MaskedTransformer(tcfg)

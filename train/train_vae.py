@@ -1,6 +1,7 @@
 """Train the motion VAE and its keyframe encoder.
 
     python train/train_vae.py --data=data/bandai --out=runs/vae [--resume] [--key=value ...]
+    python train/train_vae.py --data=data/bandai,data/cmu --data_weights=1,3 --balance=0.5 ...
     torchrun --nproc_per_node=2 train/train_vae.py ...      # DistributedDataParallel (gloo/nccl)
 
 Every field of Config (and of VAEConfig, for the model) can be overridden with --key=value.
@@ -20,14 +21,16 @@ from tqdm import tqdm
 import common  # noqa: E402  (puts the repo on sys.path)
 from momadiff.model import checkpoint
 from momadiff.motion import features
-from momadiff.data import MotionDataset, augment
+from momadiff.data import MotionDataset, augment, describe_weights, open_datasets, sampling_weights
 from momadiff.model.keyencoder import KeyEncoder, KeyEncoderConfig, training_pairs
 from momadiff.model.vae import VAE_PRESETS, MotionVAE, VAEConfig, vae_loss
 
 
 @dataclass
 class Config:
-    data: str = "data/bandai"
+    data: str = "data/bandai"    # one dataset folder, or several separated by commas
+    data_weights: str = ""       # per dataset, multiplies each of its clips' chance ("1,3"; "" = all 1)
+    balance: float = 0.0         # each clip's chance x count(dataset, content)^-balance (0: uniform)
     out: str = "runs/vae"
     preset: str = "cpu"
     resume: bool = False
@@ -54,12 +57,15 @@ class Config:
                                  # so latents (and a transformer trained on them) stay valid
 
 
-def sample_batch(feats: list[np.ndarray], crop: int, batch: int, rng: np.random.Generator) -> np.ndarray:
-    """Random windows [B, crop, F] from normalised clips; clips shorter than crop are padded by
-    holding their last frame (a person who stops), which the VAE must also represent."""
+def sample_batch(feats: list[np.ndarray], crop: int, batch: int, rng: np.random.Generator,
+                 p: np.ndarray | None = None) -> np.ndarray:
+    """Random windows [B, crop, F] from normalised clips (drawn uniformly, or with probabilities
+    p); clips shorter than crop are padded by holding their last frame (a person who stops),
+    which the VAE must also represent."""
     out = np.empty((batch, crop, feats[0].shape[1]), dtype=np.float32)
-    for b in range(batch):
-        f = feats[rng.integers(len(feats))]
+    picks = rng.integers(len(feats), size=batch) if p is None else rng.choice(len(feats), size=batch, p=p)
+    for b, k in enumerate(picks):
+        f = feats[k]
         if len(f) >= crop:
             s = rng.integers(len(f) - crop + 1)
             out[b] = f[s:s + crop]
@@ -67,6 +73,11 @@ def sample_batch(feats: list[np.ndarray], crop: int, batch: int, rng: np.random.
             out[b, :len(f)] = f
             out[b, len(f):] = f[-1]
     return out
+
+
+def checkpoint_stats(ck: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) numpy float32 of a checkpoint (a training run's or an exported model's)."""
+    return tuple(torch.as_tensor(ck[k]).float().numpy() for k in ("mean", "std"))
 
 
 def positions_fn(mean: torch.Tensor, std: torch.Tensor):
@@ -117,16 +128,29 @@ def main(argv: list[str]) -> None:
         state = checkpoint.load(ckpt_path, kind="vae")
         vcfg = VAEConfig(**state["config"])
 
-    ds = MotionDataset(cfg.data)
+    # A fine-tuned VAE keeps the normalisation it was trained with, so its latents stay valid (and
+    # a resumed run its own); a fresh one uses the data's (pooled over several datasets).
+    stats_from = state if state is not None else init
+    stats = (checkpoint_stats(stats_from) if stats_from is not None else None)
+    try:
+        ds = open_datasets(cfg.data, stats=stats)
+        train_idx = ds.split("train")
+        p_clip = sampling_weights(ds, train_idx, cfg.data_weights, cfg.balance)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    if common.is_main() and describe_weights(ds, train_idx, p_clip):
+        print(f"{ds}: {describe_weights(ds, train_idx, p_clip)}")
     # Left/right mirrored copies double the data (a left-hand wave becomes a right-hand one).
-    raw = [ds.features(i) for i in ds.split("train")]
+    raw = [ds.features(i) for i in train_idx]
     raw += [features.mirror_features(f) for f in raw]
     # Limb-turned copies show the VAE (and the keyframe encoder) poses outside the training contents.
     aug_rng = np.random.default_rng(cfg.seed + 12345)
     for _ in range(cfg.aug_copies):
-        for i in tqdm(ds.split("train"), desc="augmenting", disable=not common.is_main(), dynamic_ncols=True):
+        for i in tqdm(train_idx, desc="augmenting", disable=not common.is_main(), dynamic_ncols=True):
             raw.append(features.joints_to_features(augment.turn_limbs(ds.joints(i), aug_rng)))
     train = [ds.normalize(f).astype(np.float32) for f in raw]
+    # Every copy (mirrored, limb-turned) of a clip is drawn as often as the clip itself.
+    p_train = None if p_clip is None else np.tile(p_clip, len(train) // len(train_idx)) / (len(train) // len(train_idx))
     del raw
     val = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split("val")][: cfg.val_clips]
     watch = [ds.normalize(ds.features(i)).astype(np.float32) for i in ds.split(cfg.watch_split)][: cfg.val_clips] \
@@ -201,7 +225,7 @@ def main(argv: list[str]) -> None:
         lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_mult"]
-        x = torch.from_numpy(sample_batch(train, cfg.crop, cfg.batch, rng))          # [B, T, F]
+        x = torch.from_numpy(sample_batch(train, cfg.crop, cfg.batch, rng, p_train))          # [B, T, F]
         x_hat, mu, logvar = dvae(x, sample=True, generator=gen)
         terms = vae_loss(x, x_hat, mu, logvar, vae.log_scale, vcfg, positions_fn=pos_fn)
         if cfg.decoder_only:

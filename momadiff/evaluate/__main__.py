@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=None, help="latency: runs per setting (median)")
     p.add_argument("--seconds", type=float, nargs="+", default=None,
                    help="latency: motion lengths in seconds (default 2 5 10)")
-    p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh under DIR (repeatable)")
+    p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh and .amc (+ .asf) under DIR (repeatable)")
     p.add_argument("--seeds", type=int, default=None, help="wording: seeds per prompt")
     p.add_argument("--reference", action="append", default=None,
                    help="wording: more dataset folders whose real clips the evaluator retrieves among (default: data/cmu when built)")

@@ -415,13 +415,14 @@ def _reconstruction_row(pipe, ev: Evaluator | None, name: str, motions: Iterable
 
 
 def load_bvh_folder(folder: str | os.PathLike, limit: int | None = None) -> tuple[list[np.ndarray], int]:
-    """(motions [T, 22, 3] of the readable .bvh files under folder, number skipped)."""
-    from ..motion.retarget import load_bvh_joints
-    files = sorted(Path(folder).rglob("*.bvh"))[:limit]
+    """(motions [T, 22, 3] of the readable .bvh and .amc (+ .asf) files under folder, number
+    skipped). An added reference pose at a file's start is dropped (retarget.load_motion)."""
+    from ..motion.retarget import MOTION_SUFFIXES, load_motion
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in MOTION_SUFFIXES)[:limit]
     out, skipped = [], 0
     for f in tqdm(files, desc=f"load {Path(folder).name}", dynamic_ncols=True, leave=False):
         try:
-            j = load_bvh_joints(f)
+            j = load_motion(f).joints
         except Exception:  # any unreadable or unretargetable file is counted, never fatal
             skipped += 1
             continue

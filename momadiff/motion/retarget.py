@@ -11,7 +11,11 @@ joint ("Character1_"). Built-in name families, tried in turn (the one covering t
 - cmu_asf: the original CMU ASF names (root/hips, lowerback, upperback, thorax, lowerneck,
            upperneck, head, lclavicle, lhumerus, lradius, lwrist, lfemur, ltibia, lfoot, ltoes).
 - mixamo:  Mixamo (Hips, Spine, Spine1, Spine2, Neck, Head, LeftShoulder, LeftArm, LeftForeArm,
-           LeftHand, LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase); also the CMU "cgspeed" BVHs.
+           LeftHand, LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase); also the CMU "cgspeed"
+           MotionBuilder-friendly BVHs (LHipJoint, LowerBack, Spine, Spine1, Neck, Neck1).
+- cgspeed_max: the CMU "cgspeed" 3dsMax-friendly BVHs (Hips, LeftHip, LeftKnee, LeftAnkle,
+           LeftToe, lowerback, Chest, Chest2, lowerneck, Neck, Head, LeftCollar, LeftShoulder,
+           LeftElbow, LeftWrist, lhand): here "Shoulder" is the upper arm, not the collar.
 - smpl:    SMPL names (pelvis, left_hip, ..., right_wrist) and momadiff's own (l_hip, ...), so a
            BVH written by bvh.save loads back exactly.
 
@@ -22,11 +26,14 @@ Joints a skeleton lacks are derived, so every family yields all 22:
   gives spine3 almost exactly at Chest, where its shoulders branch, as SMPL's collars branch at
   spine3; sources with 1, 2 or 3 spine joints of any proportions are handled the same way.
 - l_foot/r_foot (toes): the ankle's End Site, else its only child joint.
-- l_collar/r_collar: on the segment spine3 -> shoulder at the canonical fraction.
+- l_collar/r_collar: on the segment spine3 -> shoulder at the canonical fraction; also when the
+  file names a collar joint that sits where the neck starts (the clavicle's start, as in CMU's
+  ASF and its cgspeed conversions): a collar bone of no length would turn into one pointing up
+  the neck in the canonical skeleton, where other datasets have a collar pointing sideways.
 
 Units: unless `unit` is given, the body's size (median over frames of leg + spine + neck-to-head
-bone lengths, compared with the canonical body) picks metres, centimetres, millimetres, inches or
-feet, whichever makes the body closest to the canonical height (~1.7 m); a body that no standard
+bone lengths, compared with the canonical body) picks metres, centimetres, millimetres, inches,
+feet or CMU units (inches / 0.45, as the CMU ASF files and their MotionBuilder BVH conversions use), whichever makes the body closest to the canonical height (~1.7 m); a body that no standard
 unit puts within 0.65-1.55x the canonical size is scaled to the canonical size instead (so a small
 child's clip comes out adult-sized unless `unit` is given).
 
@@ -40,19 +47,31 @@ export, e.g. Y and Z swapped without a sign change), X is negated. The test is r
 the sign of det[up, forward, left] with up = pelvis -> neck, forward = ankle -> toe, left = r_hip ->
 l_hip, summed over frames.
 
+Reference pose: a first frame that a converter added (a T-pose, or the rest pose, often standing
+far from the motion; refpose.py) is dropped, and `Retargeted.notes` / a ReferencePoseWarning say so.
+
 Time: positions are linearly interpolated to `fps` (frame times k / fps from the first frame, as
 long as they fall within the clip); a source within 0.01% of `fps` is copied frame for frame.
+`source_fps` overrides the file's own rate (the cgspeed CMU BVHs all say 120 fps, some trials
+were captured at 60).
+
+Entry points: `retarget(anim)` (a parsed BVHAnimation; ASF/AMC files parse into one too) returns
+joints and notes; `load_motion(path)` reads a .bvh, or an .amc with its .asf, and retargets it;
+`to_smpl22` and `load_bvh_joints` return the joints alone and raise the notes as warnings.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from . import skeleton
 from .bvh import BVHAnimation, load
+from .refpose import detect_reference_pose
 
 J = skeleton.JOINT_INDEX
 _SPINE = ("spine1", "spine2", "spine3")
@@ -60,6 +79,10 @@ _SPINE = ("spine1", "spine2", "spine3")
 
 class RetargetError(ValueError):
     """A skeleton that cannot be mapped onto the 22-joint layout."""
+
+
+class ReferencePoseWarning(UserWarning):
+    """A file's first frame was an added reference pose and was dropped (the message says why)."""
 
 
 def _lr(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -102,6 +125,12 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
         "#_foot": ("{side}toebase", "{side}toe"), "#_collar": ("{side}shoulder",),
         "#_shoulder": ("{side}arm",), "#_elbow": ("{side}forearm",), "#_wrist": ("{side}hand",),
     }),
+    "cgspeed_max": _lr({
+        "pelvis": ("hips", "hip"), "neck": ("lowerneck", "neck"), "head": ("head",),
+        "#_hip": ("{side}hip",), "#_knee": ("{side}knee",), "#_ankle": ("{side}ankle",),
+        "#_foot": ("{side}toe", "{side}toes"), "#_collar": ("{side}collar",),
+        "#_shoulder": ("{side}shoulder",), "#_elbow": ("{side}elbow",), "#_wrist": ("{side}wrist",),
+    }),
     "smpl": _lr({
         "pelvis": ("pelvis",), "spine1": ("spine1",), "spine2": ("spine2",),
         "spine3": ("spine3",), "neck": ("neck",), "head": ("head",),
@@ -112,7 +141,8 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
     }),
 }
 
-UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
+UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048,
+                          "cmu": 0.0254 / 0.45}
 _UNIT_ALIASES = {"metre": "m", "meter": "m", "metres": "m", "meters": "m", "centimetre": "cm",
                  "centimeter": "cm", "millimetre": "mm", "millimeter": "mm", "inch": "in",
                  "inches": "in", "foot": "ft", "feet": "ft"}
@@ -243,6 +273,21 @@ def apply_mapping(mapping: Mapping, pos: np.ndarray,
     return out
 
 
+def _derive_collars_at_neck(mapping: Mapping, pos: np.ndarray) -> None:
+    """Turn a directly named collar into a derived one when it sits where the neck starts (within
+    15% of the neck -> shoulder distance, median over frames of source positions [F, J, 3])."""
+    neck = mapping.direct.get("neck")
+    for side in "lr":
+        collar, shoulder = mapping.direct.get(f"{side}_collar"), mapping.direct.get(f"{side}_shoulder")
+        if neck is None or collar is None or shoulder is None:
+            continue
+        gap = np.median(np.linalg.norm(pos[:, collar] - pos[:, neck], axis=-1))
+        reach = np.median(np.linalg.norm(pos[:, shoulder] - pos[:, neck], axis=-1))
+        if gap < 0.15 * reach:
+            del mapping.direct[f"{side}_collar"]
+            mapping.derived[f"{side}_collar"] = "collar"
+
+
 def _along(poly: np.ndarray, fracs: np.ndarray) -> np.ndarray:
     """Points at arc-length fractions [K] along polylines [F, P, 3] -> [F, K, 3]."""
     seg = np.linalg.norm(np.diff(poly, axis=1), axis=-1)                   # [F, P-1]
@@ -284,8 +329,8 @@ def detect_unit(joints: np.ndarray) -> float:
         raise RetargetError("cannot detect units: the skeleton has zero size")
     ratios = {u: size * s / _CANONICAL_SIZE for u, s in UNITS.items()}
     unit = min(ratios, key=lambda u: abs(np.log(ratios[u])))
-    # The nearest units differ by 2.54x (cm vs in), so a window narrower than 1/sqrt(2.54) to
-    # sqrt(2.54) around the canonical size is never ambiguous; outside it no unit explains the body.
+    # The nearest units differ by 2.2x (in vs cmu); the nearest one wins, and outside the window
+    # no unit explains the body.
     if 0.65 <= ratios[unit] <= 1.55:
         return UNITS[unit]
     return _CANONICAL_SIZE / size
@@ -377,32 +422,95 @@ def resample(x: np.ndarray, src_fps: float, fps: float) -> np.ndarray:
     return (1 - w) * x[i0] + w * x[i0 + 1]
 
 
-def to_smpl22(anim: BVHAnimation, fps: float = skeleton.FPS, name_map: dict[str, str] | None = None,
-              unit: float | str | None = None, up: str | None = None) -> np.ndarray:
-    """Joint positions [T, 22, 3] float32 in metres, Y up, at `fps`, in skeleton.JOINT_NAMES
-    order. `unit`: metres per file unit (number) or "m"/"cm"/"mm"/"in"/"ft"; None detects it.
-    `up`: the file's up axis ("y", "z", "-z", ...); None detects it. See the module docstring."""
+@dataclass
+class Retargeted:
+    """A motion on the 22-joint layout and what happened on the way."""
+
+    joints: np.ndarray                 # [T, 22, 3] float32, metres, Y up, at `fps`
+    fps: float
+    source_fps: float                  # the rate the source frames were taken at
+    dropped_first_frame: bool = False  # an added reference pose was removed
+    notes: list[str] = field(default_factory=list)
+
+
+def retarget(anim: BVHAnimation, fps: float = skeleton.FPS, name_map: dict[str, str] | None = None,
+             unit: float | str | None = None, up: str | None = None,
+             source_fps: float | None = None, drop_reference: bool = True,
+             name: str = "the file") -> Retargeted:
+    """The 22-joint motion of a parsed animation (see the module docstring). `unit`: metres per
+    file unit (number) or "m"/"cm"/"mm"/"in"/"ft"/"cmu"; None detects it. `up`: the file's up axis
+    ("y", "z", "-z", ...); None detects it. `source_fps`: the true capture rate when the file's own
+    is wrong. `drop_reference`: drop a first frame that is an added reference pose. `name` is
+    used in notes."""
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    if source_fps is not None and not (np.isfinite(source_fps) and source_fps > 0):
+        raise ValueError(f"source_fps must be a positive number, got {source_fps}")
     if anim.num_frames == 0:
         raise RetargetError("the animation has no frames")
     mapping = find_mapping(anim, name_map)
     pos, rot = anim.forward_kinematics()                                   # [F, J, 3], [F, J, 3, 3]
     ends = {j: pos[:, j] + rot[:, j] @ off for j, off in anim.end_sites.items()}
+    _derive_collars_at_neck(mapping, pos)
     joints = apply_mapping(mapping, pos, ends)                             # [F, 22, 3]
     rest_pos = anim.rest_positions()                                       # [J, 3]
     rest_ends = {j: rest_pos[None, j] + off for j, off in anim.end_sites.items()}
     rest = apply_mapping(mapping, rest_pos[None], rest_ends)[0]            # [22, 3]
 
     r = up_rotation(up if up is not None else detect_up(rest, joints))
-    joints = joints @ r.T
+    joints, rest = joints @ r.T, rest @ r.T
     if handedness(joints) < 0:
         joints[..., 0] *= -1.0
+        rest[..., 0] *= -1.0
     scale = _unit_scale(unit)
-    joints = joints * (scale if scale is not None else detect_unit(joints))
-    return resample(joints, anim.fps, fps).astype(np.float32)
+    scale = scale if scale is not None else detect_unit(joints)
+    joints, rest = joints * scale, rest * scale
+    src_fps = float(source_fps) if source_fps is not None else anim.fps
+    out = Retargeted(joints=joints, fps=float(fps), source_fps=src_fps)
+    if drop_reference and (why := detect_reference_pose(joints, rest)) is not None:
+        out.joints = joints[1:]
+        out.dropped_first_frame = True
+        out.notes.append(f"{name}: dropped frame 0 as an added reference pose: {why}")
+    out.joints = resample(out.joints, src_fps, fps).astype(np.float32)
+    return out
+
+
+def to_smpl22(anim: BVHAnimation, fps: float = skeleton.FPS, name_map: dict[str, str] | None = None,
+              unit: float | str | None = None, up: str | None = None, **kw) -> np.ndarray:
+    """Joint positions [T, 22, 3] float32 in metres, Y up, at `fps`, in skeleton.JOINT_NAMES
+    order: retarget(...).joints, its notes raised as ReferencePoseWarning."""
+    res = retarget(anim, fps=fps, name_map=name_map, unit=unit, up=up, **kw)
+    for note in res.notes:
+        warnings.warn(note, ReferencePoseWarning, stacklevel=2)
+    return res.joints
+
+
+MOTION_SUFFIXES = (".bvh", ".amc")
+
+
+def load_motion(path: str | os.PathLike, fps: float = skeleton.FPS, asf: str | os.PathLike | None = None,
+                **kw) -> Retargeted:
+    """Read and retarget a motion file: a .bvh, or an .amc with its skeleton (`asf`, default: the
+    .asf beside it, see asfamc.find_asf). Other keywords as retarget()."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    kw.setdefault("name", path.name)
+    if suffix == ".bvh":
+        return retarget(load(path), fps=fps, **kw)
+    if suffix in (".amc", ".asf"):
+        from . import asfamc
+        if suffix == ".asf":
+            raise RetargetError(f"{path.name} is a skeleton (.asf) without motion: pass its .amc file")
+        skel = asfamc.load_asf(asf if asf is not None else asfamc.find_asf(path))
+        return retarget(asfamc.to_bvh_animation(skel, asfamc.load_amc(path, skel)), fps=fps, **kw)
+    raise RetargetError(f"{path.name}: unknown motion file type {path.suffix!r}; expected "
+                        f"{' or '.join(MOTION_SUFFIXES)}")
 
 
 def load_bvh_joints(path: str | os.PathLike, fps: float = skeleton.FPS, **kw) -> np.ndarray:
-    """bvh.load + to_smpl22: a BVH file as [T, 22, 3] float32 metres, Y up, at `fps`."""
-    return to_smpl22(load(path), fps=fps, **kw)
+    """A motion file (.bvh, or .amc beside its .asf) as [T, 22, 3] float32 metres, Y up, at `fps`;
+    a dropped reference pose is raised as a ReferencePoseWarning."""
+    res = load_motion(path, fps=fps, **kw)
+    for note in res.notes:
+        warnings.warn(note, ReferencePoseWarning, stacklevel=2)
+    return res.joints

@@ -145,7 +145,7 @@ def pin_frame(files: Sequence[Any] | None, frame: float, keys_text: str, seconds
 def load_bvh(file: Any) -> tuple[Any, Any, str]:
     """An uploaded BVH -> (its joints [T, 22, 3] for the state, frame slider update, message)."""
     import gradio as gr
-    from ..motion.retarget import load_bvh_joints
+    from ..motion.retarget import load_motion
 
     def run() -> tuple[Any, Any, str]:
         if file is None:
@@ -155,12 +155,15 @@ def load_bvh(file: Any) -> tuple[Any, Any, str]:
             raise ValueError(f"{path.name} is {path.stat().st_size // 2 ** 20} MB; BVH uploads are limited to "
                              f"{MAX_BVH_BYTES // 2 ** 20} MB")
         try:
-            joints = load_bvh_joints(path)
+            res = load_motion(path)
         except ValueError as e:   # the server's temp path means nothing to the user: name the file
             raise ValueError(str(e).replace(str(path), path.name)) from None
+        joints = res.joints
         if len(joints) < 1 or not np.isfinite(joints).all():
             raise ValueError(f"{path.name} has no usable frames")
         msg = f"Read {path.name}: {len(joints)} frames at 20 fps. Pick a frame and press 'Use BVH frame'."
+        if res.dropped_first_frame:   # a converter's added T-pose: say so, frame numbers shift by one
+            msg += " " + " ".join(res.notes).replace(str(path), path.name) + "."
         return joints, gr.update(maximum=len(joints) - 1, value=0, visible=True), msg
     return _guard(run, lambda m: (None, gr.update(visible=False), f"Could not read this BVH: {m}"))
 
