@@ -49,7 +49,7 @@ SHORT_FRAMES = skeleton.FPS        # under 1 s: kept, listed in meta
 LONG_FRAMES = 10 * skeleton.FPS    # over 10 s: kept whole, counted in meta
 MIN_GROUP = 5                      # smaller (content, style) groups are split as one pool
 HOLDOUT = 0.1                      # fraction of a group for val, and again for test
-NUM_CAPTIONS, NUM_PARAPHRASES = 6, 3
+NUM_CAPTIONS, NUM_PARAPHRASES = 10, 3
 
 _NAME = re.compile(r"^dataset-(\d+)_([a-z0-9-]+)_([a-z0-9-]+)_(\d+)$")
 

@@ -180,6 +180,137 @@ CONTENT_PHRASES: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# Everyday wordings of the same actions (issue 17: users say "backs away", "gives a bow", "boxes"),
+# written without looking at the everyday test prompts' wording beyond their kinds; merged into
+# CONTENT_PHRASES below so every template draws from both.
+EVERYDAY_PHRASES: dict[str, list[tuple[str, str]]] = {
+    "walk": [
+        ("walks along", "walking along"),
+        ("goes forward on foot", "going forward on foot"),
+        ("paces forward", "pacing forward"),
+        ("marches ahead", "marching ahead"),
+        ("moves ahead step by step", "moving ahead step by step"),
+    ],
+    "walk-turn-left": [
+        ("walks and veers off to the left", "walking and veering off to the left"),
+        ("changes direction to the left while walking", "changing direction to the left while walking"),
+        ("walks, then swings round to the left", "walking, then swinging round to the left"),
+    ],
+    "walk-turn-right": [
+        ("walks and veers off to the right", "walking and veering off to the right"),
+        ("changes direction to the right while walking", "changing direction to the right while walking"),
+        ("walks, then swings round to the right", "walking, then swinging round to the right"),
+    ],
+    "run": [
+        ("jogs along", "jogging along"),
+        ("runs at a steady pace", "running at a steady pace"),
+        ("trots forward", "trotting forward"),
+    ],
+    "dash": [
+        ("races forward", "racing forward"),
+        ("puts on a burst of speed", "putting on a burst of speed"),
+        ("sprints off", "sprinting off"),
+    ],
+    "walk-back": [
+        ("backs away", "backing away"),
+        ("retreats step by step", "retreating step by step"),
+        ("goes backwards", "going backwards"),
+        ("walks in reverse", "walking in reverse"),
+    ],
+    "walk-left": [
+        ("walks off at an angle to the left", "walking off at an angle to the left"),
+        ("moves forward and to the left", "moving forward and to the left"),
+    ],
+    "walk-right": [
+        ("walks off at an angle to the right", "walking off at an angle to the right"),
+        ("moves forward and to the right", "moving forward and to the right"),
+    ],
+    "bow": [
+        ("folds forward from the hips", "folding forward from the hips"),
+        ("leans forward to bow", "leaning forward to bow"),
+        ("gives a bow", "giving a bow"),
+        ("bows in greeting", "bowing in greeting"),
+    ],
+    "bye": [
+        ("says goodbye with the right hand", "saying goodbye with the right hand"),
+        ("signals goodbye by waving the right hand", "signalling goodbye by waving the right hand"),
+    ],
+    "byebye": [
+        ("flaps both hands to say goodbye", "flapping both hands to say goodbye"),
+        ("waves both hands goodbye", "waving both hands goodbye"),
+    ],
+    "guide": [
+        ("leads the way, gesturing with the right hand", "leading the way, gesturing with the right hand"),
+        ("directs someone with the right arm", "directing someone with the right arm"),
+    ],
+    "respond": [
+        ("replies with a lifted left hand", "replying with a lifted left hand"),
+        ("answers with the left arm up", "answering with the left arm up"),
+    ],
+    "call": [
+        ("shouts to someone", "shouting to someone"),
+        ("hollers at someone", "hollering at someone"),
+        ("raises the voice to call a person", "raising the voice to call a person"),
+    ],
+    "punch": [
+        ("boxes", "boxing"),
+        ("hits out with the fists", "hitting out with the fists"),
+        ("throws jabs", "throwing jabs"),
+        ("strikes with the fists", "striking with the fists"),
+    ],
+    "kick": [
+        ("kicks with one leg", "kicking with one leg"),
+        ("kicks out", "kicking out"),
+        ("swings a leg up in a kick", "swinging a leg up in a kick"),
+        ("lashes out with a foot", "lashing out with a foot"),
+    ],
+    "slash": [
+        ("swings a sword with both hands", "swinging a sword with both hands"),
+        ("chops with a two-handed sword", "chopping with a two-handed sword"),
+        ("attacks with a sword", "attacking with a sword"),
+    ],
+    "dance-long": [
+        ("dances around", "dancing around"),
+        ("moves to music", "moving to music"),
+        ("grooves", "grooving"),
+    ],
+    "dance-short": [
+        ("dances around", "dancing around"),
+        ("moves to music", "moving to music"),
+        ("grooves", "grooving"),
+    ],
+    "wave-both-hands": [
+        ("greets with both hands waving", "greeting with both hands waving"),
+        ("waves both hands in the air", "waving both hands in the air"),
+    ],
+    "wave-left-hand": [
+        ("says hello by waving the left hand", "saying hello by waving the left hand"),
+        ("gives a left-hand wave", "giving a left-hand wave"),
+    ],
+    "wave-right-hand": [
+        ("says hello by waving the right hand", "saying hello by waving the right hand"),
+        ("gives a right-hand wave", "giving a right-hand wave"),
+    ],
+    "raise-up-both-hands": [
+        ("stretches both arms upward", "stretching both arms upward"),
+        ("throws both hands up", "throwing both hands up"),
+        ("reaches up with both arms", "reaching up with both arms"),
+    ],
+    "raise-up-left-hand": [
+        ("puts the left arm up", "putting the left arm up"),
+        ("lifts the left hand high", "lifting the left hand high"),
+        ("holds up the left hand", "holding up the left hand"),
+    ],
+    "raise-up-right-hand": [
+        ("puts the right arm up", "putting the right arm up"),
+        ("lifts the right hand high", "lifting the right hand high"),
+        ("holds up the right hand", "holding up the right hand"),
+    ],
+}
+for _content, _phrases in EVERYDAY_PHRASES.items():
+    CONTENT_PHRASES[_content] = CONTENT_PHRASES[_content] + _phrases
+
+
 @dataclass(frozen=True)
 class StylePhrases:
     """How a style can be said: as an adverb, as a clause after the action, as the subject, and as
@@ -310,7 +441,9 @@ STYLE_PHRASES: dict[str, StylePhrases] = {
     ),
 }
 
-GENERIC_SUBJECTS = ("a person", "someone", "the person", "a character", "a human", "an individual")
+# Who does it: neutral words and the pronouns and nouns people use ("he", "a woman").
+GENERIC_SUBJECTS = ("a person", "someone", "the person", "a character", "a human", "an individual",
+                    "a man", "a woman", "he", "she", "somebody", "a guy")
 
 
 def _cap(s: str) -> str:
@@ -340,6 +473,19 @@ def _t_like(r, action, gerund, st):
     return f"{_cap(r.choice(GENERIC_SUBJECTS))} {action} like {r.choice(st.likes)}."
 
 
+def _t_plain(r, action, gerund, st):
+    # No style words: what a user types when the manner does not matter ("a man boxes.").
+    return f"{_cap(r.choice(GENERIC_SUBJECTS))} {action}."
+
+
+def _t_adverb_first(r, action, gerund, st):
+    return f"{_cap(r.choice(st.adverbs))}, {r.choice(GENERIC_SUBJECTS)} {action}."
+
+
+def _t_long(r, action, gerund, st):
+    return f"{_cap(r.choice(GENERIC_SUBJECTS))} {action} {r.choice(st.adverbs)}, {r.choice(st.manners)}."
+
+
 def _p_progressive(r, action, gerund, st):
     return f"{_cap(r.choice(GENERIC_SUBJECTS))} is {gerund} {r.choice(st.adverbs)}."
 
@@ -353,7 +499,8 @@ def _p_shows(r, action, gerund, st):
 
 
 TRAIN_TEMPLATES = {"adverb": _t_adverb, "subject": _t_subject, "manner_after": _t_manner_after,
-                   "manner_before": _t_manner_before, "like": _t_like}
+                   "manner_before": _t_manner_before, "like": _t_like, "plain": _t_plain,
+                   "adverb_first": _t_adverb_first, "long": _t_long}
 PARAPHRASE_TEMPLATES = {"progressive": _p_progressive, "seen": _p_seen, "shows": _p_shows}
 
 
@@ -371,6 +518,7 @@ def _generate(templates: dict, content: str, style: str, clip_id: str, n: int, s
     st = STYLE_PHRASES[style]
     r = _rng(clip_id, salt)
     names = sorted(templates)
+    r.shuffle(names)            # which structures a clip gets first varies from clip to clip
     out: list[str] = []
     # Cycle through the templates so every structure is represented, then fill with random draws;
     # the attempt cap only matters if the phrase banks could not yield n distinct sentences.
