@@ -23,6 +23,7 @@ EFFECTORS = (J["l_wrist"], J["r_wrist"], J["l_wrist"], J["r_wrist"], J["l_ankle"
 # generates from text alone as well as before.
 TRAIN_KINDS = {"none": 0.33, "effector": 0.2, "feet": 0.1, "path": 0.2, "mixed": 0.12, "pose": 0.05}
 EVAL_KINDS = ("none", "path", "hands", "feet", "mixed")
+XZ = np.array([True, False, True])
 
 
 def _frames(T: int, rng: np.random.Generator, lo: int = 1, hi: int = 3) -> np.ndarray:
@@ -106,12 +107,12 @@ def draw_eval(joints: np.ndarray, rng: np.random.Generator, kind: str) -> Constr
     if kind == "path":
         f = np.arange(0, T, 5)
         c.targets[f, 0] = joints[f, 0]
-        c.mask[f, 0, list(ROOT_XZ)] = True
+        c.mask[f, 0] = XZ
         return c
     if kind == "mixed":
         f = _frames(T, rng, 4, 8)
         c.targets[f, 0] = joints[f, 0]
-        c.mask[f, 0, list(ROOT_XZ)] = True
+        c.mask[f, 0] = XZ
         _pin(c, joints, _frames(T, rng, 1, 1), [HANDS[int(rng.integers(2))]])
         return c
     return draw(joints, rng, {"none": "none", "hands": "hands", "feet": "eval_feet"}[kind])
