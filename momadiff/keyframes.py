@@ -345,10 +345,13 @@ def misses(joints: np.ndarray, constraints: Constraints, tolerance: float = MISS
 
 def key_error(joints: np.ndarray, keys: Sequence[Keyframe]) -> np.ndarray:
     """Mean joint error (metres) at each key's frame, measured the way `apply` matches keys:
-    in the world for fix_root keys, else after placing the key where the body is."""
+    in the world for fix_root and partial keys, else after placing the key where the body is."""
     errs = []
     for k in keys:
         g = np.asarray(joints[k.frame], dtype=np.float64)
+        if k.partial:   # named joints, where they say
+            errs.append(np.mean([np.linalg.norm(g[joint_index(n)] - np.asarray(v, np.float64)) for n, v in k.joints.items()]))
+            continue
         t = np.asarray(k.joints, dtype=np.float64)
         if not k.fix_root:
             d = skeleton.facing_angle(g) - skeleton.facing_angle(t)

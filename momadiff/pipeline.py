@@ -234,7 +234,7 @@ class Pipeline:
         pick("temperature", temperature, 0.0, 2.0, float)
         try:
             keys = kf.validate(keyframes or [], int(num_frames), max_keys=MAX_KEYFRAMES)
-        except kf.KeyframeError as e:
+        except cons.ConstraintError as e:
             raise GenerationError(str(e)) from None
         return text, int(num_frames), keys, cfg
 
@@ -258,6 +258,16 @@ class Pipeline:
             return path, cons.build(T, keys, path)
         except cons.ConstraintError as e:
             raise GenerationError(str(e)) from None
+
+    def constraint_warnings(self, joints: np.ndarray, keyframes: Sequence[Keyframe] = (),
+                            root_path: Sequence[Any] = ()) -> list[str]:
+        """The lines Motion.warnings holds, for a motion [T, 22, 3] made with these keys and path
+        (e.g. by iter_generate): each target missed by more than 1 cm and by how much."""
+        try:
+            keys = kf.validate(keyframes, len(joints), max_keys=MAX_KEYFRAMES)
+        except kf.KeyframeError as e:
+            raise GenerationError(str(e)) from None
+        return kf.misses(joints, self._constraints(len(joints), keys, root_path)[1])
 
     def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int,
                 path: Sequence[cons.Waypoint] = (), c: cons.Constraints | None = None) -> Iterator[Stage]:

@@ -211,3 +211,47 @@ def test_partial_keys_json_round_trip():
     path = cons.parse_path(json.loads(json.dumps([[0, 0, 0], {"frame": 10, "x": 0.5, "z": 1, "heading": 45}])))
     assert [w.to_list() for w in path] == [[0, 0.0, 0.0], [10, 0.5, 1.0, 45.0]]
     assert [w.to_list() for w in cons.parse_path([w.to_list() for w in path])] == [w.to_list() for w in path]
+
+
+# -- CLI, session, app handler ----------------------------------------------------------------------
+def test_cli_takes_partial_keys_and_a_path(tiny_model_dir, tmp_path, capsys):
+    from momadiff.__main__ import main
+    (tmp_path / "keys.json").write_text(json.dumps([{"frame": 20, "joints": {"r_wrist": [0.2, 1.2, 0.7]}}]))
+    (tmp_path / "path.json").write_text(json.dumps([[0, 0, 0], [39, 0.4, 1.6, 20]]))
+    base = ["generate", "a person walks", "--seconds", "2", "--model", str(tiny_model_dir),
+            "--keyframes", str(tmp_path / "keys.json")]
+    assert main(base + ["--path", str(tmp_path / "path.json"), "--out", str(tmp_path / "out")]) == 0
+    j = np.load(tmp_path / "out" / "motion.npy")
+    assert np.allclose(j[39, 0, [0, 2]], [0.4, 1.6], atol=1e-4)
+    assert np.linalg.norm(j[20, J["r_wrist"]] - [0.2, 1.2, 0.7]) < 0.01 or "r_wrist" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text(json.dumps([[0, 0, 0], [5, 9, 9]]))
+    capsys.readouterr()
+    assert main(base + ["--path", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the root path moves") and "\n" not in err
+
+
+def test_session_round_trip_with_partial_keys_and_a_path(tiny_pipeline, tmp_path):
+    from momadiff.ui import handlers as H
+    from momadiff.ui.session import read_session
+    keys = json.dumps([{"frame": 12, "joints": {"l_ankle": [0.1123456, 0.1, 0.5], "r_wrist": [-0.2, 1.1, 0.6]}}])
+    path = json.dumps([[0, 0, 0], [20, 0.3, 0.9, 15.123456], {"frame": 39, "x": 0.5, "z": 1.8}])
+    out = list(H.generate(tiny_pipeline, "a person walks", 2.0, 5, keys, 1.0, 2, 2, path))
+    assert out[-1][2].startswith("**done:**"), out[-1][2]
+    files = out[-1][4]
+    session = json.loads(open(next(f for f in files if f.endswith("session.json"))).read())
+    s = read_session(json.dumps(session))
+    assert json.loads(s["keys_json"])[0]["joints"]["l_ankle"] == [0.11235, 0.1, 0.5]
+    assert json.loads(s["root_path_json"]) == [[0, 0.0, 0.0], [20, 0.3, 0.9, 15.12346], [39, 0.5, 1.8]]
+    again = list(H.generate(tiny_pipeline, s["text"], s["seconds"], s["seed"], s["keys_json"], s["cfg_scale"],
+                            s["iterations"], s["ddim_steps"], s["root_path_json"]))
+    first = np.load(next(f for f in files if f.endswith("motion.npy")))
+    second = np.load(next(f for f in again[-1][4] if f.endswith("motion.npy")))
+    assert np.array_equal(first, second)
+    # a session's root path is not dropped silently by the page's restore
+    p = tmp_path / "session.json"
+    p.write_text(json.dumps(session))
+    assert "root path (3 waypoints) is not restored" in H.load_session(str(p))[7]
+    # bad path JSON: one message, no traceback
+    bad = list(H.generate(tiny_pipeline, "a person walks", 2.0, 5, "[]", 1.0, 2, 2, "[[0, 0]]"))
+    assert len(bad) == 1 and "a root-path waypoint must be" in bad[0][2]
