@@ -12,11 +12,15 @@ correction in joint space, exact at the constraints. Which part does what (`corr
    where it faces; then the pelvis x/z (root-path waypoints, fix_root keys, pelvis keys) is moved
    by a smooth curve through the offsets (monotone cubic, held constant outside). Exact at every
    waypoint; the whole body moves with the pelvis, so no limb is stretched.
-2. pose: at each frame with a whole-pose key, the key's pose; at each frame with partial keys,
-   the pose limb IK gives (momadiff.motion.ik: bone lengths kept). The differences from the
-   motion at those frames are blended in over +-BLEND_RADIUS frames (compactly supported C2 radial
-   basis interpolation over time), exact at every such frame, never moving the pelvis x/z.
-A target the bones can't reach is met as closely as they allow; `correct` says how far off.
+2. reach: at each frame with partial keys, limb IK (momadiff.motion.ik: bone lengths kept) from
+   the motion's pose; a target the limbs can't reach from where the body is moves the whole body
+   toward it (at most MAX_BODY_SHIFT, never lifting it, never sideways at a root-path frame),
+   along a smooth curve that is zero at the other constrained frames.
+3. pose: at each whole-pose key's frame the key's pose, at each partial key's frame the IK pose;
+   the differences are blended in per joint over +-BLEND_RADIUS frames (a monotone cubic through
+   the frames that pin that joint), exact there, never moving the pelvis x/z.
+Whole-pose keys alone keep the original correction (`apply`: root part, then a radial basis blend).
+A target the body can't reach is met as closely as it allows; `correct` says how far off.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from .motion.rotation import axis_angle_matrix
 BONE_RANGE = (0.02, 0.8)   # metres: the shortest / longest plausible bone of the 22-joint body
 BLEND_RADIUS = 24          # frames: how far a key's correction reaches on each side
 MISS_WARNING = 0.01        # metres: a constraint missed by more than this is reported
+MAX_BODY_SHIFT = 0.5       # metres the correction may move the whole body toward a target beyond the limbs' reach
 
 
 class KeyframeError(ConstraintError):
@@ -284,12 +289,37 @@ def _blend(frames: np.ndarray, deltas: np.ndarray, num_frames: int, radius: floa
     return _spline(np.asarray(anchors, dtype=np.float64), np.stack(values), num_frames)
 
 
+def _reach(pose: np.ndarray, want: dict[int, np.ndarray], lock_xz: bool, lock_y: bool,
+           iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """IK for targets, moving the whole body (up to MAX_BODY_SHIFT, never up off the floor, not
+    sideways at a root-path frame) toward targets the limbs alone can't reach.
+    Returns (pose, body shift [3])."""
+    shift = np.zeros(3)
+    out, err = ik.solve(pose, want)
+    for _ in range(iterations):
+        if max(err.values()) < 1e-5:
+            break
+        step = np.mean([want[j] - out[j] for j in want], axis=0)
+        step[1] = 0.0 if lock_y else min(step[1], 0.0)
+        if lock_xz:
+            step[[0, 2]] = 0.0
+        new = shift + step
+        if np.linalg.norm(new) > MAX_BODY_SHIFT:
+            new *= MAX_BODY_SHIFT / np.linalg.norm(new)
+        if np.linalg.norm(new - shift) < 1e-6:
+            break
+        shift = new
+        out, err = ik.solve(pose + shift, want)
+    return out, shift
+
+
 def correct(joints: np.ndarray, keys: Sequence[Keyframe], constraints: Constraints,
             radius: float = BLEND_RADIUS) -> tuple[np.ndarray, list[str]]:
     """Make joints [T, 22, 3] meet the validated keys and their constraints (momadiff.constraints.build
     of them and the root path) exactly where the body allows: part 1 (root) then part 2 (pose),
     as the module docstring says. Returns (joints, warnings): one line per target still missed by
-    more than MISS_WARNING (a target just out of reach), saying by how much."""
+    more than MISS_WARNING (a target just out of reach), saying by how much. Parts 1-3 of the
+    module docstring."""
     c = constraints
     out = np.asarray(joints, dtype=np.float64).copy()
     T = len(out)
@@ -300,9 +330,11 @@ def correct(joints: np.ndarray, keys: Sequence[Keyframe], constraints: Constrain
     rest = c.mask.copy()
     rest[:, 0, [0, 2]] = False                       # the pelvis x/z is part 1's
     frames = sorted(set(whole) | set(np.flatnonzero(rest.any(axis=(1, 2))).tolist()))
-    deltas, pinned = [], []
+    locked = set(xf.tolist())
+    plans, shifts = [], []
     for t in frames:
         desired = out[t].copy()
+        shift = np.zeros(3)
         pin = np.zeros(skeleton.NUM_JOINTS, dtype=bool)
         if t in whole:
             pin[:] = True
@@ -314,11 +346,24 @@ def correct(joints: np.ndarray, keys: Sequence[Keyframe], constraints: Constrain
                 desired[:, 1] += tg[0, 1] - desired[0, 1]   # a pelvis height lifts or lowers the body
             want = {j: np.where(m[j], tg[j], desired[j]) for j in range(1, skeleton.NUM_JOINTS) if m[j].any()}
             if want:
-                desired, _ = ik.solve(desired, want)
+                desired, shift = _reach(desired, want, t in locked, bool(m[0, 1]))
             for j in np.flatnonzero(m.any(-1)):      # a target and the chain that holds it up
                 while j >= 0:
                     pin[j] = True
                     j = skeleton.PARENTS[j]
+        plans.append((desired, pin))
+        shifts.append(shift)
+    if any(s.any() for s in shifts):
+        # The body moves as a whole toward far targets, along a smooth curve held at zero at the
+        # other constrained frames and at the root path's.
+        s = np.stack(shifts)
+        xz = sorted(set(frames) | locked)
+        vals = np.stack([s[frames.index(t)] if t in frames else np.zeros(3) for t in xz]) * np.array([1.0, 0.0, 1.0])
+        field = _blend(np.asarray(xz, dtype=np.float64), vals, T, radius)
+        field[:, 1] = _blend(np.asarray(frames, dtype=np.float64), s[:, 1], T, radius)
+        out += field[:, None, :]
+    deltas, pinned = [], []
+    for t, (desired, pin) in zip(frames, plans):
         pin |= np.abs(desired - out[t]).max(-1) > 1e-9
         deltas.append(desired - out[t])
         pinned.append(pin)

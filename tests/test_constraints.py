@@ -255,3 +255,18 @@ def test_session_round_trip_with_partial_keys_and_a_path(tiny_pipeline, tmp_path
     # bad path JSON: one message, no traceback
     bad = list(H.generate(tiny_pipeline, "a person walks", 2.0, 5, "[]", 1.0, 2, 2, "[[0, 0]]"))
     assert len(bad) == 1 and "a root-path waypoint must be" in bad[0][2]
+
+
+def test_a_target_beyond_the_arm_moves_the_body_toward_it():
+    j = walk(80, 1)
+    far = j[40, J["r_shoulder"]] + [0.0, -0.2, 0.75]        # 0.77 m ahead: the arm reaches 0.51
+    keys = kf.validate([Keyframe(40, {"r_wrist": far.tolist()})], 80)
+    out, warnings = kf.correct(j, keys, cons.build(80, keys))
+    assert not warnings and np.linalg.norm(out[40, J["r_wrist"]] - far) < 1e-4
+    assert 0.2 < out[40, 0, 2] - j[40, 0, 2] < kf.MAX_BODY_SHIFT + 1e-6 and out[40, 0, 1] <= j[40, 0, 1] + 1e-6
+    assert np.allclose(out[0], j[0], atol=1e-6)                # far from the key nothing moves
+    # at a root-path frame the body may not step sideways: the closest pose and a warning instead
+    keys = kf.validate([Keyframe(40, {"r_wrist": far.tolist()})], 80)
+    c = cons.build(80, keys, [cons.Waypoint(40, float(j[40, 0, 0]), float(j[40, 0, 2]))])
+    out, warnings = kf.correct(j, keys, c)
+    assert len(warnings) == 1 and "r_wrist at frame 40" in warnings[0]

@@ -4,6 +4,7 @@
     python -m momadiff.evaluate keyframes --model DIR --evaluator PATH --data data/bandai [--quick]
     python -m momadiff.evaluate vae       --model DIR --evaluator PATH --data data/bandai [--bvh-dir DIR ...] [--quick]
     python -m momadiff.evaluate latency   --model DIR [--quick]
+    python -m momadiff.evaluate control   --model DIR --evaluator PATH --data data/bandai [--quick]
 
 --quick runs a small subset (a couple of minutes on 2 CPU cores) with fewer repeats; --clips,
 --repeats and --runs override the subset sizes either way.
@@ -24,6 +25,7 @@ DEFAULTS = {
     "keyframes": {"clips": (32, 8)},
     "vae": {"clips": (None, 16)},
     "latency": {"runs": (5, 1)},
+    "control": {"clips": (48, 8), "runs": (5, 1)},
 }
 
 
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latency: motion lengths in seconds (default 2 5 10)")
     p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh under DIR (repeatable)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
+    p.add_argument("--split", default="test", help="t2m, control: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,
                    help="sample with this guidance scale instead of the model's default")
     p.add_argument("--temperature", type=float, default=None,
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "t2m":
         raise SystemExit("error: t2m needs --evaluator (train one with train/train_evaluator.py)")
     ds = None
-    if args.benchmark in ("t2m", "keyframes") or (args.benchmark == "vae" and (
+    if args.benchmark in ("t2m", "keyframes", "control") or (args.benchmark == "vae" and (
             not args.bvh_dir or (Path(args.data) / "clips.json").exists())):
         ds = MotionDataset(args.data)
 
@@ -99,11 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         result = benchmark.keyframes(pipe, ev, ds, clips=opt["clips"], seed=args.seed)
     elif args.benchmark == "vae":
         result = benchmark.vae(pipe, ev, ds, clips=opt["clips"], seed=args.seed, bvh_dirs=args.bvh_dir)
+    elif args.benchmark == "control":
+        from .control import control
+        results = control(pipe, ev, ds, clips=opt["clips"], seed=args.seed, split=args.split,
+                          latency_runs=opt["runs"])
     else:
         result = benchmark.latency(pipe, runs=opt["runs"], seed=args.seed,
                                    seconds=tuple(args.seconds or benchmark.LATENCY_SECONDS))
-    result.settings.update(quick=args.quick, wall_seconds=round(time.time() - t0, 1))
-    benchmark.report(result, args.out)
+    if args.benchmark != "control":
+        results = [result]
+    for result in results:
+        result.settings.update(quick=args.quick, wall_seconds=round(time.time() - t0, 1))
+        benchmark.report(result, args.out)
     return 0
 
 
