@@ -8,8 +8,21 @@ from pathlib import Path
 import numpy as np
 
 
+def _load_path(path: str):
+    """path.json: a list of [frame, x, z] or [frame, x, z, heading_degrees] pelvis waypoints."""
+    from . import constraints as cons, userjson
+    try:
+        data = userjson.loads(Path(path).read_text(), str(path), cons.ConstraintError)
+    except OSError as e:
+        raise cons.ConstraintError(f"can't read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise cons.ConstraintError(f"{path} is not UTF-8 text") from None
+    return cons.parse_path(data)
+
+
 def _load_keys(path: str):
-    """keys.json: a list of {"frame", "joints": [[x, y, z] x 22]} or {"frame", "bvh", "bvh_frame"}."""
+    """keys.json: a list of {"frame", "joints": [[x, y, z] x 22]}, {"frame", "joints": {name: [x, y, z]}}
+    (a partial key) or {"frame", "bvh", "bvh_frame"}."""
     from . import userjson
     from .keyframes import Keyframe, KeyframeError
     try:
@@ -40,6 +53,7 @@ def _generate(argv: list[str]) -> int:
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keyframes", help="keys.json (see README)")
+    p.add_argument("--path", help="path.json: root-path waypoints [[frame, x, z(, heading)], ...]")
     p.add_argument("--model", help="model folder (default: the bundled one)")
     p.add_argument("--cfg-scale", type=float)
     p.add_argument("--iterations", type=int)
@@ -52,9 +66,10 @@ def _generate(argv: list[str]) -> int:
     from .pipeline import GenerationError, Pipeline
     try:
         keys = _load_keys(a.keyframes) if a.keyframes else []
+        path = _load_path(a.path) if a.path else []
         pipe = Pipeline.from_pretrained(a.model)
         motion = pipe.generate(a.text, seconds=a.seconds, seed=a.seed, keyframes=keys, cfg_scale=a.cfg_scale,
-                               iterations=a.iterations, ddim_steps=a.ddim_steps)
+                               iterations=a.iterations, ddim_steps=a.ddim_steps, root_path=path)
     except (GenerationError, KeyframeError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -65,6 +80,8 @@ def _generate(argv: list[str]) -> int:
     secs = sum(motion.seconds.values())
     print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {len(motion.stages)} stages, "
           f"{secs:.2f} s; wrote {out / 'motion.npy'} and {out / 'motion.bvh'}")
+    for w in motion.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -72,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m momadiff {generate,render} ...\n"
-              "  generate TEXT [--seconds S] [--seed N] [--keyframes keys.json] [--out DIR]\n"
+              "  generate TEXT [--seconds S] [--seed N] [--keyframes keys.json] [--path path.json] [--out DIR]\n"
               "  render motion.npy --out DIR")
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]

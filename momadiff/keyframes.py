@@ -1,10 +1,26 @@
 """User keyframes: validation, and the joint-space correction that makes a motion pass through them.
 
-The sampler puts a latent for every key in place (see KeyEncoder), which brings the generated motion
-close to the key poses. Latents live in the VAE's space, so they can't pin a pose to the
-millimetre: the last step here adds a smooth correction in joint space, exact at the keys and
-fading out around them (a compactly supported C2 radial basis interpolation over time), so the
-motion passes through each key without a visible pop.
+A key is a whole 22-joint pose, or a partial key: some joints by name at a frame, in the output
+motion's world frame. The sampler puts a latent for every whole-pose key in place (see KeyEncoder),
+and a model with a control input also sees every constraint (momadiff.constraints: fix_root poses,
+partial keys, root paths) per latent, which brings the generated motion close to them. Latents live
+in the VAE's space, so they can't pin a pose to the millimetre: the last step here is a smooth
+correction in joint space, exact at the constraints. Which part does what (`correct`):
+
+1. root: the facing (fix_root keys, waypoint headings) turns the body about its pelvis along a
+   curve through the constrained frames, and the trajectory is re-integrated so the body still walks
+   where it faces; then the pelvis x/z (root-path waypoints, fix_root keys, pelvis keys) is moved
+   by a smooth curve through the offsets (monotone cubic, held constant outside). Exact at every
+   waypoint; the whole body moves with the pelvis, so no limb is stretched.
+2. reach: at each frame with partial keys, limb IK (momadiff.motion.ik: bone lengths kept) from
+   the motion's pose; a target the limbs can't reach from where the body is moves the whole body
+   toward it (at most MAX_BODY_SHIFT, never lifting it, never sideways at a root-path frame),
+   along a smooth curve that is zero at the other constrained frames.
+3. pose: at each whole-pose key's frame the key's pose, at each partial key's frame the IK pose;
+   the differences are blended in per joint over +-BLEND_RADIUS frames (a monotone cubic through
+   the frames that pin that joint), exact there, never moving the pelvis x/z.
+Whole-pose keys alone keep the original correction (`apply`: root part, then a radial basis blend).
+A target the body can't reach is met as closely as it allows; `correct` says how far off.
 """
 from __future__ import annotations
 
@@ -13,33 +29,46 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .motion import skeleton
+from .motion import ik, skeleton
 from . import userjson
+from .constraints import MAX_COORD, ConstraintError, Constraints, joint_index
 from .motion.rotation import axis_angle_matrix
 
-MAX_COORD = 100.0          # metres: anything farther from the origin is a unit mistake, not a pose
 BONE_RANGE = (0.02, 0.8)   # metres: the shortest / longest plausible bone of the 22-joint body
 BLEND_RADIUS = 24          # frames: how far a key's correction reaches on each side
+MISS_WARNING = 0.01        # metres: a constraint missed by more than this is reported
+MAX_BODY_SHIFT = 0.5       # metres the correction may move the whole body toward a target beyond the limbs' reach
 
 
-class KeyframeError(ValueError):
+class KeyframeError(ConstraintError):
     """A keyframe that can't be used, with a message meant for the user."""
 
 
 @dataclass
 class Keyframe:
-    """A full-body pose the motion must pass through.
+    """A pose, whole or partial, the motion must pass through.
 
-    frame: index in the motion (20 fps). joints: [22, 3] metres, Y up, in the 22-joint layout.
-    fix_root: if True the key also fixes where the body stands and which way it faces (its pelvis
-    x/z and heading, in the motion's frame: the motion starts at the origin facing +Z); otherwise
-    only the pose itself counts and it is placed where the generated motion is at that frame.
+    frame: index in the motion (20 fps). joints: either a whole pose [22, 3] (metres, Y up, the
+    22-joint layout) or a partial key {joint name: [x, y, z]} for any subset of the joints by
+    their names in momadiff.motion.skeleton, in the output motion's world frame (it starts with
+    the pelvis at x = z = 0 facing +Z).
+    fix_root (whole poses): if True the key also fixes where the body stands and which way it
+    faces; otherwise only the pose itself counts and it is placed where the generated motion is at
+    that frame. Partial keys are always where they say.
     """
     frame: int
-    joints: np.ndarray
+    joints: Any
     fix_root: bool = False
 
+    @property
+    def partial(self) -> bool:
+        """True for a key on some joints by name."""
+        return isinstance(self.joints, dict)
+
     def to_dict(self) -> dict[str, Any]:
+        if self.partial:
+            return {"frame": int(self.frame),
+                    "joints": {n: np.round(np.asarray(v, dtype=np.float64), 5).tolist() for n, v in self.joints.items()}}
         return {"frame": int(self.frame), "joints": np.round(np.asarray(self.joints, dtype=np.float64), 5).tolist(),
                 "fix_root": bool(self.fix_root)}
 
@@ -55,11 +84,37 @@ class Keyframe:
             raise KeyframeError(f"keyframe frame must be a whole number, got {repr(frame)[:40]}")
         if frame < 0:
             raise KeyframeError(f"keyframe frame must be 0 or more, got {int(frame)}")
+        if isinstance(d["joints"], dict):
+            return cls(frame=int(frame), joints=_partial_joints(d["joints"], f"keyframe at frame {int(frame)}"))
         try:
             joints = np.asarray(d["joints"], dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             raise KeyframeError(f"keyframe at frame {int(frame)}: 'joints' must be 22 [x, y, z] numbers") from None
         return cls(frame=int(frame), joints=joints, fix_root=bool(d.get("fix_root", False)))
+
+
+def _partial_joints(joints: dict, where: str) -> dict[str, list[float]]:
+    """A partial key's {name: [x, y, z]} checked: known names, three finite numbers in metres."""
+    if not joints:
+        raise KeyframeError(f"{where}: the joints object is empty; name at least one joint")
+    out = {}
+    for name, v in joints.items():
+        try:
+            joint_index(name)
+        except ConstraintError as e:
+            raise KeyframeError(f"{where}: {e}") from None
+        try:
+            xyz = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            xyz = None
+        if xyz is None or xyz.shape != (3,):
+            raise KeyframeError(f"{where}: {name} must be [x, y, z] numbers, got {repr(v)[:40]}")
+        if not np.all(np.isfinite(xyz)):
+            raise KeyframeError(f"{where}: {name} has NaN or infinite values")
+        if np.abs(xyz).max() > MAX_COORD:
+            raise KeyframeError(f"{where}: {name} lies {np.abs(xyz).max():.3g} m from the origin; positions are in metres")
+        out[name] = xyz.tolist()
+    return out
 
 
 def keyframes_from_json(text: str) -> list[Keyframe]:
@@ -91,10 +146,14 @@ def validate(keys: Iterable[Keyframe], num_frames: int, max_keys: int | None = N
     out = []
     seen: set[int] = set()
     for k in keys:
-        j = np.asarray(k.joints, dtype=np.float64)
         where = f"keyframe at frame {k.frame}"
         if not 0 <= k.frame < num_frames:
             raise KeyframeError(f"{where} is outside the motion (frames 0 to {num_frames - 1})")
+        if k.partial:
+            # Several partial keys may share a frame; conflicting targets are found by constraints.build.
+            out.append(Keyframe(int(k.frame), _partial_joints(k.joints, where)))
+            continue
+        j = np.asarray(k.joints, dtype=np.float64)
         if k.frame in seen:
             raise KeyframeError(f"two keyframes at frame {k.frame}; keep one")
         seen.add(k.frame)
@@ -112,7 +171,7 @@ def validate(keys: Iterable[Keyframe], num_frames: int, max_keys: int | None = N
             raise KeyframeError(f"{where}: the bone into {skeleton.JOINT_NAMES[bad]} is {bones[bad - 1]:.3f} m long, "
                                 f"outside {lo}-{hi} m; is this a 22-joint pose in metres?")
         out.append(Keyframe(int(k.frame), j.astype(np.float32), bool(k.fix_root)))
-    return sorted(out, key=lambda k: k.frame)
+    return sorted(out, key=lambda k: (k.frame, k.partial))
 
 
 def _wendland(d: np.ndarray, radius: float) -> np.ndarray:
@@ -150,8 +209,41 @@ def _rotate_about_root(joints: np.ndarray, angle: np.ndarray) -> np.ndarray:
     return np.einsum("tij,tkj->tki", rot, joints - root) + root
 
 
+def _root_layer(out: np.ndarray, head_frames: np.ndarray, heading: np.ndarray,
+                xz_frames: np.ndarray, xz: np.ndarray) -> np.ndarray:
+    """Part 1 of the correction on joints [T, 22, 3] (float64): turn the body to the facing angles
+    `heading` [K] (radians) at head_frames and move the pelvis to `xz` [M, 3] (y ignored) at
+    xz_frames, along curves through those frames that span the motion."""
+    T = len(out)
+    if len(head_frames):
+        have = skeleton.facing_angle(out[head_frames])
+        dtheta = np.unwrap(np.angle(np.exp(1j * (heading - have))))
+        turn = _spline(head_frames.astype(np.float64), dtheta, T)           # [T]
+        # Turning the body also turns the direction it travels: re-integrate the root path.
+        step = np.diff(out[:, 0, :] * np.array([1.0, 0.0, 1.0]), axis=0)
+        rot = axis_angle_matrix("Y", turn[1:])
+        path = np.concatenate([out[:1, 0, :] * np.array([1.0, 0.0, 1.0]),
+                               out[:1, 0, :] * np.array([1.0, 0.0, 1.0]) + np.cumsum(np.einsum("tij,tj->ti", rot, step), axis=0)])
+        out = _rotate_about_root(out, turn)
+        out[:, :, [0, 2]] += (path - out[:, 0, :] * np.array([1.0, 0.0, 1.0]))[:, None, [0, 2]]
+    if len(xz_frames):
+        shift = (xz - out[xz_frames, 0]) * np.array([1.0, 0.0, 1.0])
+        out += _spline(xz_frames.astype(np.float64), shift, T)[:, None, :]
+    return out
+
+
+def _placed(target: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """A whole pose that does not fix the root, turned and moved to where the body is and faces."""
+    target = np.asarray(target, dtype=np.float64)
+    d = skeleton.facing_angle(body) - skeleton.facing_angle(target)
+    target = _rotate_about_root(target[None], np.array([d]))[0]
+    target[:, [0, 2]] += body[0, [0, 2]] - target[0, [0, 2]]
+    return target
+
+
 def apply(joints: np.ndarray, keys: Sequence[Keyframe], radius: float = BLEND_RADIUS) -> np.ndarray:
-    """Make joints [T, 22, 3] pass exactly through the keys (already validated) with smooth changes.
+    """Make joints [T, 22, 3] pass exactly through whole-pose keys (already validated) with smooth
+    changes (the correction of motions with whole-pose keys only; see `correct` for the rest).
 
     Keys that fix the root first bend the whole trajectory: the heading and the pelvis x/z are
     corrected by curves through the keys that span the motion. Then each key's remaining pose
@@ -163,39 +255,148 @@ def apply(joints: np.ndarray, keys: Sequence[Keyframe], radius: float = BLEND_RA
     T = len(out)
     fixed = [k for k in keys if k.fix_root]
     if fixed:
-        f = np.array([k.frame for k in fixed], dtype=np.float64)
-        want = np.array([skeleton.facing_angle(k.joints) for k in fixed])
-        have = skeleton.facing_angle(out[[k.frame for k in fixed]])
-        dtheta = np.unwrap(np.angle(np.exp(1j * (want - have))))
-        turn = _spline(f, dtheta, T)                                      # [T]
-        # Turning the body also turns the direction it travels: re-integrate the root path.
-        step = np.diff(out[:, 0, :] * np.array([1.0, 0.0, 1.0]), axis=0)
-        rot = axis_angle_matrix("Y", turn[1:])
-        path = np.concatenate([out[:1, 0, :] * np.array([1.0, 0.0, 1.0]),
-                               out[:1, 0, :] * np.array([1.0, 0.0, 1.0]) + np.cumsum(np.einsum("tij,tj->ti", rot, step), axis=0)])
-        out = _rotate_about_root(out, turn)
-        out[:, :, [0, 2]] += (path - out[:, 0, :] * np.array([1.0, 0.0, 1.0]))[:, None, [0, 2]]
-        shift = np.stack([k.joints[0] - out[k.frame, 0] for k in fixed]) * np.array([1.0, 0.0, 1.0])
-        out += _spline(f, shift, T)[:, None, :]
+        f = np.array([k.frame for k in fixed])
+        out = _root_layer(out, f, np.array([skeleton.facing_angle(k.joints) for k in fixed]),
+                          f, np.stack([k.joints[0] for k in fixed]))
     residual = []
     for k in keys:
-        target = np.asarray(k.joints, dtype=np.float64)
-        if not k.fix_root:
-            d = skeleton.facing_angle(out[k.frame]) - skeleton.facing_angle(target)
-            target = _rotate_about_root(target[None], np.array([d]))[0]
-            target[:, [0, 2]] += out[k.frame, 0, [0, 2]] - target[0, [0, 2]]
+        target = np.asarray(k.joints, dtype=np.float64) if k.fix_root else _placed(k.joints, out[k.frame])
         residual.append(target - out[k.frame])
     frames = np.array([k.frame for k in keys], dtype=np.float64)
     out += _interpolate(frames, np.stack(residual), T, radius)
     return out.astype(np.float32)
 
 
+def _blend(frames: np.ndarray, deltas: np.ndarray, num_frames: int, radius: float) -> np.ndarray:
+    """Smooth field over time [T, ...] equal to deltas[k] at frames[k] (sorted), fading to zero
+    within radius frames of the nearest constrained frame: a monotone cubic through the deltas
+    and zero anchors in gaps wider than 2 * radius and beyond the ends. Unlike the radial basis of
+    `apply` it stays well conditioned for a constraint at every frame (a drawn path, a held hand)."""
+    anchors, values = [], []
+    zero = np.zeros_like(deltas[0])
+    if frames[0] - radius >= 0:
+        anchors.append(frames[0] - radius)
+        values.append(zero)
+    for n, f in enumerate(frames):
+        anchors.append(f)
+        values.append(deltas[n])
+        if n + 1 < len(frames) and frames[n + 1] - f > 2 * radius:
+            anchors += [f + radius, frames[n + 1] - radius]
+            values += [zero, zero]
+    if frames[-1] + radius <= num_frames - 1:
+        anchors.append(frames[-1] + radius)
+        values.append(zero)
+    return _spline(np.asarray(anchors, dtype=np.float64), np.stack(values), num_frames)
+
+
+def _reach(pose: np.ndarray, want: dict[int, np.ndarray], lock_xz: bool, lock_y: bool,
+           iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """IK for targets, moving the whole body (up to MAX_BODY_SHIFT, never up off the floor, not
+    sideways at a root-path frame) toward targets the limbs alone can't reach.
+    Returns (pose, body shift [3])."""
+    shift = np.zeros(3)
+    out, err = ik.solve(pose, want)
+    for _ in range(iterations):
+        if max(err.values()) < 1e-5:
+            break
+        step = np.mean([want[j] - out[j] for j in want], axis=0)
+        step[1] = 0.0 if lock_y else min(step[1], 0.0)
+        if lock_xz:
+            step[[0, 2]] = 0.0
+        new = shift + step
+        if np.linalg.norm(new) > MAX_BODY_SHIFT:
+            new *= MAX_BODY_SHIFT / np.linalg.norm(new)
+        if np.linalg.norm(new - shift) < 1e-6:
+            break
+        shift = new
+        out, err = ik.solve(pose + shift, want)
+    return out, shift
+
+
+def correct(joints: np.ndarray, keys: Sequence[Keyframe], constraints: Constraints,
+            radius: float = BLEND_RADIUS) -> tuple[np.ndarray, list[str]]:
+    """Make joints [T, 22, 3] meet the validated keys and their constraints (momadiff.constraints.build
+    of them and the root path) exactly where the body allows: part 1 (root) then part 2 (pose),
+    as the module docstring says. Returns (joints, warnings): one line per target still missed by
+    more than MISS_WARNING (a target just out of reach), saying by how much. Parts 1-3 of the
+    module docstring."""
+    c = constraints
+    out = np.asarray(joints, dtype=np.float64).copy()
+    T = len(out)
+    hf = np.flatnonzero(c.heading_mask)
+    xf = np.flatnonzero(c.mask[:, 0, 0] & c.mask[:, 0, 2])
+    out = _root_layer(out, hf, c.heading[hf].astype(np.float64), xf, c.targets[xf, 0].astype(np.float64))
+    whole = {k.frame: k for k in keys if not k.partial}
+    rest = c.mask.copy()
+    rest[:, 0, [0, 2]] = False                       # the pelvis x/z is part 1's
+    frames = sorted(set(whole) | set(np.flatnonzero(rest.any(axis=(1, 2))).tolist()))
+    locked = set(xf.tolist())
+    plans, shifts = [], []
+    for t in frames:
+        desired = out[t].copy()
+        shift = np.zeros(3)
+        pin = np.zeros(skeleton.NUM_JOINTS, dtype=bool)
+        if t in whole:
+            pin[:] = True
+            k = whole[t]
+            desired = np.asarray(k.joints, dtype=np.float64).copy() if k.fix_root else _placed(k.joints, out[t])
+        if not c.whole[t]:
+            m, tg = c.mask[t], c.targets[t].astype(np.float64)
+            if m[0, 1]:
+                desired[:, 1] += tg[0, 1] - desired[0, 1]   # a pelvis height lifts or lowers the body
+            want = {j: np.where(m[j], tg[j], desired[j]) for j in range(1, skeleton.NUM_JOINTS) if m[j].any()}
+            if want:
+                desired, shift = _reach(desired, want, t in locked, bool(m[0, 1]))
+            for j in np.flatnonzero(m.any(-1)):      # a target and the chain that holds it up
+                while j >= 0:
+                    pin[j] = True
+                    j = skeleton.PARENTS[j]
+        plans.append((desired, pin))
+        shifts.append(shift)
+    if any(s.any() for s in shifts):
+        # The body moves as a whole toward far targets, along a smooth curve held at zero at the
+        # other constrained frames and at the root path's.
+        s = np.stack(shifts)
+        xz = sorted(set(frames) | locked)
+        vals = np.stack([s[frames.index(t)] if t in frames else np.zeros(3) for t in xz]) * np.array([1.0, 0.0, 1.0])
+        field = _blend(np.asarray(xz, dtype=np.float64), vals, T, radius)
+        field[:, 1] = _blend(np.asarray(frames, dtype=np.float64), s[:, 1], T, radius)
+        out += field[:, None, :]
+    deltas, pinned = [], []
+    for t, (desired, pin) in zip(frames, plans):
+        pin |= np.abs(desired - out[t]).max(-1) > 1e-9
+        deltas.append(desired - out[t])
+        pinned.append(pin)
+    if frames:
+        # Each joint is held only at the frames that pin it, so a hand's correction at one frame
+        # is not cut short by a foot target at the next.
+        f, d, p = np.asarray(frames, dtype=np.float64), np.stack(deltas), np.stack(pinned)   # [F], [F, 22, 3], [F, 22]
+        for j in range(skeleton.NUM_JOINTS):
+            if p[:, j].any():
+                out[:, j] += _blend(f[p[:, j]], d[p[:, j], j], T, radius)
+    return out.astype(np.float32), misses(out, c)
+
+
+def misses(joints: np.ndarray, constraints: Constraints, tolerance: float = MISS_WARNING) -> list[str]:
+    """One line per constrained joint and frame that joints [T, 22, 3] miss by more than tolerance."""
+    c = constraints
+    d = np.linalg.norm((np.asarray(joints, np.float64) - c.targets) * c.mask, axis=-1)   # [T, 22]
+    out = []
+    for t, j in zip(*np.nonzero(d > tolerance)):
+        what = "root path" if j == 0 and not c.mask[t, 0, 1] else skeleton.JOINT_NAMES[j]
+        out.append(f"{what} at frame {t} is {100 * d[t, j]:.1f} cm from its target (out of reach)")
+    return out
+
+
 def key_error(joints: np.ndarray, keys: Sequence[Keyframe]) -> np.ndarray:
     """Mean joint error (metres) at each key's frame, measured the way `apply` matches keys:
-    in the world for fix_root keys, else after placing the key where the body is."""
+    in the world for fix_root and partial keys, else after placing the key where the body is."""
     errs = []
     for k in keys:
         g = np.asarray(joints[k.frame], dtype=np.float64)
+        if k.partial:   # named joints, where they say
+            errs.append(np.mean([np.linalg.norm(g[joint_index(n)] - np.asarray(v, np.float64)) for n, v in k.joints.items()]))
+            continue
         t = np.asarray(k.joints, dtype=np.float64)
         if not k.fix_root:
             d = skeleton.facing_angle(g) - skeleton.facing_angle(t)

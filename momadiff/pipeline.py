@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 from .model import checkpoint
+from . import constraints as cons
+from .model.control import control_features
 from .motion import features, skeleton
 from . import keyframes as kf
 from .model.diffhead import DiffHeadConfig, DiffusionHead
@@ -56,6 +58,8 @@ class Motion:
     settings: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
     fps: int = skeleton.FPS
+    root_path: list[cons.Waypoint] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # constraints the body could not meet exactly
 
     @property
     def num_frames(self) -> int:
@@ -83,6 +87,9 @@ class Pipeline:
         self.sampler = sampler or SamplerConfig()
         self.meta = meta or {}
         self.down = vae.config.down
+        # A model with a control input sees the constraints; False gives the same model with the
+        # post-hoc correction only (the control evaluation's baseline).
+        self.use_control_input = True
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     # ----------------------------------------------------------------------------------------
@@ -227,32 +234,65 @@ class Pipeline:
         pick("temperature", temperature, 0.0, 2.0, float)
         try:
             keys = kf.validate(keyframes or [], int(num_frames), max_keys=MAX_KEYFRAMES)
-        except kf.KeyframeError as e:
+        except cons.ConstraintError as e:
             raise GenerationError(str(e)) from None
         return text, int(num_frames), keys, cfg
 
     def iter_generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
                       seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                       iterations: int | None = None, ddim_steps: int | None = None,
-                      temperature: float | None = None) -> Iterator[Stage]:
-        """Yield the sampler's stages; each carries the motion decoded so far (keys applied)."""
-        yield from self._stream(*self._settings(text, seconds, num_frames, seed, keyframes,
-                                                cfg_scale, iterations, ddim_steps, temperature), seed)
+                      temperature: float | None = None, root_path: Sequence[Any] = ()) -> Iterator[Stage]:
+        """Yield the sampler's stages; each carries the motion decoded so far (keys applied).
+        keyframes: whole poses or partial keys (see Keyframe); root_path: pelvis waypoints
+        (frame, x, z) or (frame, x, z, heading_degrees), from two to one per frame."""
+        settings = self._settings(text, seconds, num_frames, seed, keyframes, cfg_scale, iterations,
+                                  ddim_steps, temperature)
+        path, c = self._constraints(settings[1], settings[2], root_path)
+        yield from self._stream(*settings, seed, path, c)
 
-    def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int) -> Iterator[Stage]:
+    def _constraints(self, T: int, keys: list[Keyframe], root_path: Sequence[Any]
+                     ) -> tuple[list[cons.Waypoint], cons.Constraints]:
+        """Validated waypoints and the Constraints of keys and path (GenerationError if unusable)."""
+        try:
+            path = cons.parse_path(list(root_path) if root_path is not None else [])
+            return path, cons.build(T, keys, path)
+        except cons.ConstraintError as e:
+            raise GenerationError(str(e)) from None
+
+    def constraint_warnings(self, joints: np.ndarray, keyframes: Sequence[Keyframe] = (),
+                            root_path: Sequence[Any] = ()) -> list[str]:
+        """The lines Motion.warnings holds, for a motion [T, 22, 3] made with these keys and path
+        (e.g. by iter_generate): each target missed by more than 1 cm and by how much."""
+        try:
+            keys = kf.validate(keyframes, len(joints), max_keys=MAX_KEYFRAMES)
+        except kf.KeyframeError as e:
+            raise GenerationError(str(e)) from None
+        return kf.misses(joints, self._constraints(len(joints), keys, root_path)[1])
+
+    def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int,
+                path: Sequence[cons.Waypoint] = (), c: cons.Constraints | None = None) -> Iterator[Stage]:
         """The sampler's stages for already validated settings."""
         t0 = time.perf_counter()
         emb = self.encode_text(text)
         t_text = time.perf_counter() - t0
         n = math.ceil(T / self.down)
-        user = self.key_latents(keys, n)
+        whole = [k for k in keys if not k.partial]
+        user = self.key_latents(whole, n)
         gen = torch.Generator().manual_seed(int(seed))
+        c = c if c is not None else cons.build(T, keys, path)
+        control = None
+        if self.transformer.control_in is not None and self.use_control_input:
+            control = torch.from_numpy(control_features(c.targets, c.mask, c.heading, c.heading_mask, self.down, n))
+        # Whole-pose keys alone keep their original correction; partial keys and paths take the general one.
+        general = len(whole) < len(keys) or bool(path)
 
         def decode(latents: torch.Tensor) -> np.ndarray:
-            return kf.apply(self.decode(latents, T, noise=cfg.decode_noise), keys)
+            joints = self.decode(latents, T, noise=cfg.decode_noise)
+            return kf.correct(joints, keys, c)[0] if general else kf.apply(joints, keys)
 
         first = True
-        for stage in iter_sample(self.transformer, self.head, self.schedule, emb, n, cfg, gen, user, decode):
+        for stage in iter_sample(self.transformer, self.head, self.schedule, emb, n, cfg, gen, user, decode,
+                                 control=control):
             if first:
                 stage.seconds["text"] = t_text
                 first = False
@@ -267,14 +307,16 @@ class Pipeline:
     def generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
                  seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                  iterations: int | None = None, ddim_steps: int | None = None,
-                 temperature: float | None = None) -> Motion:
-        """Generate a motion; see iter_generate. Same inputs and seed give the same joints."""
+                 temperature: float | None = None, root_path: Sequence[Any] = ()) -> Motion:
+        """Generate a motion; see iter_generate. Same inputs and seed give the same joints.
+        Motion.warnings lists the targets the body could not meet exactly, and by how much."""
         text_c, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
                                               cfg_scale, iterations, ddim_steps, temperature)
-        stages = list(self._stream(text_c, T, keys, cfg, seed))
+        path, c = self._constraints(T, keys, root_path)
+        stages = list(self._stream(text_c, T, keys, cfg, seed, path, c))
         totals: dict[str, float] = {}
         for s in stages:
             for k, v in s.seconds.items():
                 totals[k] = totals.get(k, 0.0) + v
         return Motion(joints=stages[-1].joints, stages=stages, text=text_c, seed=int(seed), keyframes=keys,
-                      settings=asdict(cfg), seconds=totals)
+                      settings=asdict(cfg), seconds=totals, root_path=path, warnings=kf.misses(stages[-1].joints, c))

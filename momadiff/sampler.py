@@ -129,11 +129,14 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
                 text: torch.Tensor, num_latents: int, config: SamplerConfig,
                 generator: torch.Generator, user_latents: dict[int, torch.Tensor] | None = None,
                 decode: Callable[[torch.Tensor], np.ndarray] | None = None,
+                control: torch.Tensor | None = None,
                 ) -> Iterator[Stage]:
     """Yield one Stage per transformer iteration.
 
     text [text_dim]: the caption embedding. user_latents: {latent index: [D] latent} from keyframes.
     decode: maps latents [N, D] to joints, called once per stage for display and the result.
+    control [N, control_dim]: per-latent constraints (momadiff.model.control) for a transformer
+    with a control input; the same in the guided and unguided halves (guidance is on text only).
     """
     user_latents = user_latents or {}
     latent_dim = head.config.latent_dim
@@ -150,6 +153,7 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
     text_b = text.reshape(1, -1).expand(batch, -1)
     drop = torch.tensor([False, True][:batch])
     key = torch.from_numpy(user)[None].expand(batch, -1)
+    ctl = None if control is None else control[None].expand(batch, -1, -1)
     # Correlated starting noise (momadiff.model.noise.smooth): each latent's is still N(0, I), so each
     # sample's distribution is unchanged, but errors vary smoothly over time rather than as jitter.
     start = noise.smooth(num_latents, latent_dim, config.noise_corr, generator) if config.noise_corr > 0 else None
@@ -157,7 +161,7 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
         t0 = time.perf_counter()
         masked = torch.from_numpy(~known)[None].expand(batch, -1)
         cond = transformer(latents[None].expand(batch, -1, -1), masked, text_b,
-                           pad=None, drop_text=drop, key=key)                     # [B, N, C]
+                           pad=None, drop_text=drop, key=key, control=ctl)        # [B, N, C]
         c = cond[0, chosen]
         if guided:
             c = cond[1, chosen] + config.cfg_scale * (cond[0, chosen] - cond[1, chosen])

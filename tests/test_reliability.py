@@ -186,7 +186,8 @@ def _raw_call(live_app, body: str) -> list:
                                              (4, "cfg_scale must be between")])
 def test_api_refuses_nan_sent_raw(live_app, client, position, match):
     # gradio_client refuses to send NaN; a raw HTTP caller can (Python's JSON parser reads it).
-    args = ['"walk"', "2.0", "0", '"[]"', "3.0", "2", "2"]
+    # (a raw HTTP body carries every input, the root path's "" included: Gradio refuses fewer)
+    args = ['"walk"', "2.0", "0", '"[]"', "3.0", "2", "2", '""']
     args[position] = "NaN"
     body = '{"data": [' + ", ".join(args) + "]}"
     out = _raw_call(live_app, body)
@@ -538,3 +539,15 @@ def test_minilm_encoder_never_tries_the_hub(tmp_path):
                    env={"HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None})
     assert r.returncode == 0 and "(1, 384) 1.0" in r.stdout, r.stderr[-2000:]
     assert blocked_attempts(log) == []
+
+
+def test_api_takes_partial_keys_and_a_root_path(live_app, client):
+    keys = json.dumps([{"frame": 10, "joints": {"r_wrist": [0.2, 1.2, 0.5]}}])
+    out = client.predict("a person walks", 2.0, 1, keys, 1.0, 2, 2, "[[0, 0, 0], [39, 0.3, 1.5]]", api_name="/generate")
+    assert out[2].startswith("**done:**"), out[2]
+    joints = np.load([f for f in out[4] if str(f).endswith("motion.npy")][0])
+    assert np.allclose(joints[39, 0, [0, 2]], [0.3, 1.5], atol=1e-4)
+    assert "faster than a sprint" in _api(client, "walk", 2.0, 0, "[]", 1.0, 2, 2, "[[0, 0, 0], [2, 5, 5]]")
+    assert "unknown joint name 'hand'" in _api(client, "walk", 2.0, 0, '[{"frame": 3, "joints": {"hand": [0, 1, 0]}}]')
+    # gradio_client callers that send the seven inputs from before the root path keep working
+    assert client.predict("walk", 2.0, 0, "[]", 1.0, 2, 2, api_name="/generate")[2].startswith("**done:**")

@@ -14,7 +14,6 @@ import hashlib
 import math
 import shutil
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import common  # noqa: E402  (puts the repo on sys.path)
 from momadiff.model import checkpoint
 from momadiff.motion import features
 from momadiff.data import MotionDataset, describe_weights, open_datasets, sampling_weights
+from momadiff.data.constraints import draw as draw_constraints
+from momadiff.model.control import control_dim as control_dim_of, control_features
 from momadiff.model.diffhead import HEAD_PRESETS, DiffHeadConfig, DiffusionHead
 from momadiff.model.diffusion import NoiseSchedule, ScheduleConfig
 from momadiff.model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
@@ -56,6 +57,11 @@ class Config:
     ema: float = 0.999
     text_drop: float = 0.1       # caption dropped (null token) for classifier-free guidance
     key_prob: float = 0.5        # fraction of samples that get simulated user keyframes
+    # Train the control input (momadiff.model.control): each crop gets constraints drawn from its own
+    # world joints (momadiff.data.constraints.draw: none a third of the time, an end effector at a
+    # few moments, the feet, a sparse or dense root path, mixed). With --init_from a model without
+    # it, the input starts at zero, so training starts where that model was.
+    control: bool = False
     # Clip sampling weight count(dataset, content)^-balance (x the dataset's data_weight): 0 draws
     # clips uniformly (a content with 350 clips 27x as often as one with 13), 1 draws every
     # content of a dataset equally often.
@@ -113,10 +119,33 @@ def encode_clips(vae_ckpt: dict, ds: MotionDataset, indices: list[int],
     return out
 
 
+class CropJoints:
+    """World joints of a training crop, as generation sees them: features_to_joints of the crop's
+    own feature rows (pelvis at x = z = 0 facing +Z at its first frame). clip i of the latent cache
+    is (dataset index, mirrored) = sources[i]."""
+
+    def __init__(self, ds: MotionDataset, sources: list[tuple[int, bool]], down: int):
+        self.ds, self.sources, self.down = ds, sources, down
+
+    def __call__(self, i: int, first_latent: int, num_latents: int) -> np.ndarray:
+        idx, mirrored = self.sources[i]
+        a = first_latent * self.down
+        f = self.ds.features(idx)[a:a + num_latents * self.down]
+        return features.features_to_joints(features.mirror_features(f) if mirrored else f).astype(np.float32)
+
+
+def crop_control(joints: np.ndarray, down: int, num_latents: int, rng: np.random.Generator) -> torch.Tensor:
+    """Control input [num_latents, control_dim] of constraints drawn on a crop's joints."""
+    c = draw_constraints(joints, rng)
+    return torch.from_numpy(control_features(c.targets, c.mask, c.heading, c.heading_mask, down, num_latents))
+
+
 def make_batch(clips: list[dict], caps: list[np.ndarray], cfg: Config, max_latents: int,
-               rng: np.random.Generator, weights: np.ndarray | None = None):
-    """A padded batch with masks: latents, masked, key, pad, text, drop. Clips are drawn uniformly,
-    or with probabilities `weights` [len(clips)]."""
+               rng: np.random.Generator, weights: np.ndarray | None = None,
+               crop_joints: CropJoints | None = None):
+    """A padded batch with masks: latents, masked, key, pad, text, drop, control (None unless
+    crop_joints is given: then each crop's drawn constraints). Clips are drawn uniformly, or with
+    probabilities `weights` [len(clips)]."""
     B = cfg.batch
     picks = rng.integers(len(clips), size=B) if weights is None else rng.choice(len(clips), size=B, p=weights)
     lens = [min(len(clips[i]["mu"]), max_latents) for i in picks]
@@ -127,9 +156,14 @@ def make_batch(clips: list[dict], caps: list[np.ndarray], cfg: Config, max_laten
     key = torch.zeros(B, N, dtype=torch.bool)
     pad = torch.ones(B, N, dtype=torch.bool)
     text = torch.zeros(B, caps[0].shape[1])
+    control = None
+    if crop_joints is not None:
+        control = torch.zeros(B, N, control_dim_of(crop_joints.down))
     for b, (i, n) in enumerate(zip(picks, lens)):
         c = clips[i]
         s = rng.integers(len(c["mu"]) - n + 1)
+        if crop_joints is not None:
+            control[b, :n] = crop_control(crop_joints(int(i), int(s), n), crop_joints.down, n, rng)
         z[b, :n] = c["mu"][s:s + n]
         pad[b, :n] = False
         order = rng.permutation(n)
@@ -147,7 +181,7 @@ def make_batch(clips: list[dict], caps: list[np.ndarray], cfg: Config, max_laten
         cap = caps[i]
         text[b] = torch.from_numpy(cap[rng.integers(len(cap))])
     drop = torch.from_numpy(rng.random(B) < cfg.text_drop)
-    return z, masked, key, pad, text, drop
+    return z, masked, key, pad, text, drop, control
 
 
 def main(argv: list[str]) -> None:
@@ -185,6 +219,13 @@ def main(argv: list[str]) -> None:
         scfg = ScheduleConfig(**(state or init)["schedule_config"])
         if tcfg.latent_dim != latent_dim:
             raise SystemExit(f"error: that checkpoint works on {tcfg.latent_dim}-d latents, the VAE has {latent_dim}")
+    down = vck["config"]["down"]
+    if state is not None:
+        if bool(tcfg.control_frames) != cfg.control:
+            raise SystemExit(f"error: {ckpt_path} was trained with --control={bool(tcfg.control_frames)}; "
+                             "resume it the same way")
+    else:
+        tcfg.control_frames = down if cfg.control else 0
 
     # Features are normalised exactly as the VAE was trained to read them.
     try:
@@ -237,6 +278,10 @@ def main(argv: list[str]) -> None:
         return [{"mu": (c["mu"] - lat_mean) / lat_std, "keys": (c["keys"] - lat_mean) / lat_std} for c in cs]
 
     clips, val_clips = unit(cached["clips"]), unit(cached["val_clips"])
+    crops = val_crops = None
+    if cfg.control:
+        crops = CropJoints(ds, [(i, False) for i in train_idx] + [(i, True) for i in train_idx], down)
+        val_crops = CropJoints(ds, [(i, False) for i in val_idx], down)
 
     torch.manual_seed(cfg.seed)
     model = MaskedTransformer(tcfg)
@@ -249,8 +294,12 @@ def main(argv: list[str]) -> None:
     if init is not None:
         for net, shadow, name in ((model, ema, "model"), (head, hema, "head")):
             state_dict = checkpoint.weights(init, name)
-            net.load_state_dict(state_dict)
-            shadow.shadow.load_state_dict(state_dict)
+            # A model trained without the control input starts with it at zero (its own init).
+            missing, unexpected = net.load_state_dict(state_dict, strict=False)
+            if unexpected or any(not k.startswith("control_in.") for k in missing):
+                raise SystemExit(f"error: {cfg.init_from} does not fit this model "
+                                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            shadow.shadow.load_state_dict(net.state_dict())
         if common.is_main():
             print(f"initialised from {cfg.init_from} (step {init.get('step')})")
     if state is not None:
@@ -282,12 +331,12 @@ def main(argv: list[str]) -> None:
 
     # Fixed validation batches (clips, masks, keys, captions, noise and timesteps all seeded).
     val_rng = np.random.default_rng(1234)
-    val_set = ([make_batch(val_clips, val_caps, cfg, tcfg.max_latents, val_rng) for _ in range(cfg.val_batches)]
-               if val_clips else [])
+    val_set = ([make_batch(val_clips, val_caps, cfg, tcfg.max_latents, val_rng, crop_joints=val_crops)
+                for _ in range(cfg.val_batches)] if val_clips else [])
 
     def diffusion_loss(tr, hd, batch, g: torch.Generator) -> torch.Tensor:
-        z, masked, key, pad, text, drop = batch
-        cond = tr(z, masked, text, pad=pad, drop_text=drop, key=key)              # [B, N, C]
+        z, masked, key, pad, text, drop, control = batch
+        cond = tr(z, masked, text, pad=pad, drop_text=drop, key=key, control=control)   # [B, N, C]
         c = cond[masked].repeat(cfg.diffusion_mult, 1)                            # [M*k, C]
         x0 = z[masked].repeat(cfg.diffusion_mult, 1)                              # [M*k, D]
         t = schedule.sample_timesteps(len(x0), g)
@@ -310,7 +359,7 @@ def main(argv: list[str]) -> None:
         lr = common.cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = make_batch(clips, caps, cfg, tcfg.max_latents, rng, weights)
+        batch = make_batch(clips, caps, cfg, tcfg.max_latents, rng, weights, crops)
         masked, pad = batch[1], batch[3]
         loss = diffusion_loss(dmodel, dhead, batch, gen)
         step = common.optimizer_step(opt, loss, params, [(ema, model), (hema, head)], step)

@@ -5,6 +5,7 @@
     python -m momadiff.evaluate vae       --model DIR --evaluator PATH --data data/bandai [--bvh-dir DIR ...] [--quick]
     python -m momadiff.evaluate latency   --model DIR [--quick]
     python -m momadiff.evaluate wording   --model DIR --evaluator PATH --data data/bandai [--reference data/cmu ...] [--quick]
+    python -m momadiff.evaluate control   --model DIR --evaluator PATH --data data/bandai [--quick]
 
 --quick runs a small subset (a couple of minutes on 2 CPU cores) with fewer repeats; --clips,
 --repeats and --runs override the subset sizes either way.
@@ -26,6 +27,7 @@ DEFAULTS = {
     "vae": {"clips": (None, 16)},
     "latency": {"runs": (5, 1)},
     "wording": {"seeds": (3, 1)},
+    "control": {"clips": (48, 8), "runs": (5, 1)},
 }
 
 
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=None,
                    help="wording: more dataset folders whose real clips the evaluator retrieves among (default: data/cmu when built)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
+    p.add_argument("--split", default="test", help="t2m, control: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,
                    help="sample with this guidance scale instead of the model's default")
     p.add_argument("--temperature", type=float, default=None,
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "t2m":
         raise SystemExit("error: t2m needs --evaluator (train one with train/train_evaluator.py)")
     ds = None
-    if args.benchmark in ("t2m", "keyframes", "wording") or (args.benchmark == "vae" and (
+    if args.benchmark in ("t2m", "keyframes", "wording", "control") or (args.benchmark == "vae" and (
             not args.bvh_dir or (Path(args.data) / "clips.json").exists())):
         ds = MotionDataset(args.data)
 
@@ -107,11 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "wording":
         from . import wording
         result = wording.run(pipe, ev, ds, seeds=opt["seeds"], references=args.reference, quick=args.quick)
+    elif args.benchmark == "control":
+        from .control import control
+        results = control(pipe, ev, ds, clips=opt["clips"], seed=args.seed, split=args.split,
+                          latency_runs=opt["runs"])
     else:
         result = benchmark.latency(pipe, runs=opt["runs"], seed=args.seed,
                                    seconds=tuple(args.seconds or benchmark.LATENCY_SECONDS))
-    result.settings.update(quick=args.quick, wall_seconds=round(time.time() - t0, 1))
-    benchmark.report(result, args.out)
+    if args.benchmark != "control":
+        results = [result]
+    for result in results:
+        result.settings.update(quick=args.quick, wall_seconds=round(time.time() - t0, 1))
+        benchmark.report(result, args.out)
     return 0
 
 

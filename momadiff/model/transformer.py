@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .control import ControlEncoder, control_dim
+
 
 @dataclass
 class TransformerConfig:
@@ -23,6 +25,9 @@ class TransformerConfig:
     ff_mult: int = 4
     dropout: float = 0.1
     max_latents: int = 128   # longest latent sequence (the text token comes on top)
+    # Frames per latent of the control input (momadiff.model.control: joint targets and masks per
+    # latent); 0 = no control input, as in models trained before it existed.
+    control_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads != 0:
@@ -58,6 +63,8 @@ class MaskedTransformer(nn.Module):
         # Nested tensors would drop padded positions from the output; we want a dense [B, N, D].
         self.encoder = nn.TransformerEncoder(layer, config.n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
+        self.control_in = (ControlEncoder(control_dim(config.control_frames), d)
+                           if config.control_frames else None)
 
     @property
     def cond_dim(self) -> int:
@@ -65,14 +72,17 @@ class MaskedTransformer(nn.Module):
         return self.config.d_model
 
     def forward(self, latents: Tensor, masked: Tensor, text: Tensor, pad: Tensor | None = None,
-                drop_text: Tensor | None = None, key: Tensor | None = None) -> Tensor:
+                drop_text: Tensor | None = None, key: Tensor | None = None,
+                control: Tensor | None = None) -> Tensor:
         """Condition vectors for every latent position.
 
         latents [B, N, latent_dim]; masked [B, N] bool, True = hidden, to be predicted (its value
         is never read); text [B, text_dim]; pad [B, N] bool, True = beyond the motion's end (never
         attended to); drop_text [B] bool, True = use the learned null text (classifier-free
         guidance); key [B, N] bool, True = a user keyframe encoded from a static pose (the key
-        embedding is added on top of the latent's token, or of [MASK] if also masked).
+        embedding is added on top of the latent's token, or of [MASK] if also masked);
+        control [B, N, control_dim] the constraints of each latent's frames (model.control), used
+        only by a model with control_frames > 0 (None = no constraints: nothing is added).
         Returns cond [B, N, d_model].
         """
         b, n, _ = latents.shape
@@ -84,6 +94,8 @@ class MaskedTransformer(nn.Module):
         h = torch.where(masked.unsqueeze(-1), self.mask_emb.to(h.dtype), h)
         if key is not None:
             h = h + key.unsqueeze(-1).to(h.dtype) * self.key_emb
+        if control is not None and self.control_in is not None:
+            h = h + self.control_in(control.to(h.dtype))
         if pad is not None:
             h = torch.where(pad.unsqueeze(-1), torch.zeros_like(h), h)
 

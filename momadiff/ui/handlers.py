@@ -203,6 +203,10 @@ def load_session(file: Any) -> tuple[Any, ...]:
         s = read_session(path.read_bytes())
         msg = (f"Restored the session: \"{s['text'][:60]}\", {s['seconds']:g} s, seed {s['seed']}, "
                f"{len(json.loads(s['keys_json']))} keys. Press Generate to make the same motion again.")
+        if s["root_path_json"]:
+            # The page has no root-path input yet (the API has: root_path_json); say so rather than drop it.
+            msg += (f" Its root path ({len(json.loads(s['root_path_json']))} waypoints) is not restored on this "
+                    "page; send it as root_path_json to the /generate API.")
         notify(msg, "info")
         opt = lambda v: _no_change() if v is None else v
         return (s["text"], s["seconds"], s["seed"], s["keys_json"], opt(s["cfg_scale"]), opt(s["iterations"]),
@@ -260,16 +264,19 @@ def _filmstrip(joints: np.ndarray, key_frames: Sequence[int]) -> np.ndarray:
 
 
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
-             iterations: Any, ddim_steps: Any) -> Iterator[tuple[Any, ...]]:
+             iterations: Any, ddim_steps: Any, root_path_text: str | None = "") -> Iterator[tuple[Any, ...]]:
     """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files,
     GLB preview): once per sampler stage, once with the files, once with the video and GLB.
+    keys_text may hold partial keys; root_path_text a JSON list of [frame, x, z(, heading)].
     Bad input yields a single message instead; nothing raises."""
     keep = _no_change
     t_start = time.perf_counter()
     try:
         keys = K.parse_keys(keys_text)
+        path = K.parse_path(root_path_text)
         stream = pipe.iter_generate(text, seconds=seconds, seed=_as_seed(seed), keyframes=K.to_keyframes(keys),
-                                    cfg_scale=cfg_scale, iterations=iterations, ddim_steps=ddim_steps)
+                                    cfg_scale=cfg_scale, iterations=iterations, ddim_steps=ddim_steps,
+                                    root_path=path)
         stages = []
         key_frames = [k["frame"] for k in keys]
         for stage in stream:   # the first next() validates the request: errors surface here
@@ -294,12 +301,15 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
         bvh.save(out / "motion.bvh", joints, fps=skeleton.FPS)
         clean_text = " ".join(text.split())
         settings = {"cfg_scale": cfg_scale, "iterations": iterations, "ddim_steps": ddim_steps}
-        session = make_session(clean_text, float(seconds), int(_as_seed(seed)), keys, settings, len(joints), pipe)
+        session = make_session(clean_text, float(seconds), int(_as_seed(seed)), keys, settings, len(joints), pipe,
+                               root_path=path)
         (out / "session.json").write_text(json.dumps(session, indent=1), encoding="utf-8")
         files = [str(out / n) for n in ("motion.npy", "motion.bvh", "session.json")]
         err = key_error(joints, K.to_keyframes(keys)) if keys else np.zeros(0)
+        missed = pipe.constraint_warnings(joints, K.to_keyframes(keys), path) if keys or path else []
         summary = (f"{len(joints)} frames ({len(joints) / skeleton.FPS:g} s) in {len(stages)} stages, "
-                   f"sampled in {t_sample:.2f} s" + (f"; keys matched within {100 * err.max():.2f} cm" if keys else ""))
+                   f"sampled in {t_sample:.2f} s" + (f"; keys matched within {100 * err.max():.2f} cm" if keys else "")
+                   + (f"; {len(missed)} target(s) out of reach, e.g. {missed[0]}" if missed else ""))
         # The last stage's bar and strip are repeated so an API caller's final result has them.
         yield bar, strip, f"**done:** {summary} · rendering the video…", keep(), files, keep()
         from ..render.skeleton import render_skeleton_video

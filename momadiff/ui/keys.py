@@ -1,8 +1,10 @@
 """The timeline's keys as JSON: the one format the browser, the handlers and sessions share.
 
-A key is {"frame": int, "joints": [[x, y, z] x 22], "fix_root": bool, "label": str}. The hidden
-keys textbox holds a JSON list of them; it is the single source of truth: the timeline JS draws
-from it and writes to it, and Generate reads it.
+A key is {"frame": int, "joints": [[x, y, z] x 22], "fix_root": bool, "label": str}, or a partial
+key {"frame": int, "joints": {joint name: [x, y, z], ...}, "label": str} (world positions, see
+momadiff.keyframes.Keyframe). The hidden keys textbox holds a JSON list of them; it is the single
+source of truth: the timeline JS draws from it and writes to it, and Generate reads it.
+A root path is a JSON list of [frame, x, z] or [frame, x, z, heading_degrees] waypoints.
 """
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..motion import skeleton
+from .. import constraints as cons, userjson
 from ..keyframes import Keyframe, KeyframeError, keyframes_from_data, parse_json, validate
 from ..pipeline import MAX_KEYFRAMES
 
-def key_dict(frame: int, joints: np.ndarray, fix_root: bool = False, label: str = "") -> dict[str, Any]:
-    """One key in the JSON format (joints rounded the way Keyframe.to_dict rounds them)."""
-    d = Keyframe(int(frame), np.asarray(joints), bool(fix_root)).to_dict()
+def key_dict(frame: int, joints: np.ndarray | dict, fix_root: bool = False, label: str = "") -> dict[str, Any]:
+    """One key in the JSON format (joints rounded the way Keyframe.to_dict rounds them); joints a
+    whole pose [22, 3] or a partial key's {name: [x, y, z]}."""
+    d = Keyframe(int(frame), joints if isinstance(joints, dict) else np.asarray(joints), bool(fix_root)).to_dict()
     d["label"] = str(label)[:80]
     return d
 
@@ -40,6 +44,20 @@ def keys_from_data(data: Any) -> list[dict[str, Any]]:
     validate(keys, max(k.frame for k in keys) + 1 if keys else 1)
     out = [key_dict(k.frame, k.joints, k.fix_root, lab) for k, lab in zip(keys, labels)]
     return sorted(out, key=lambda d: d["frame"])
+
+
+def parse_path(text: str | None) -> list[cons.Waypoint]:
+    """The root path JSON -> waypoints, rounded the way they are saved (so a session restores the
+    exact path). Empty text means no path. Raises ConstraintError with a user-facing message."""
+    if not text or not text.strip():
+        return []
+    path = cons.parse_path(userjson.loads(text, "root path", cons.ConstraintError))
+    return [cons.Waypoint.from_any(w.to_list()) for w in path]
+
+
+def path_json(path: Sequence[cons.Waypoint]) -> str:
+    """Waypoints -> the compact JSON the root path textbox holds ("" for none)."""
+    return json.dumps([w.to_list() for w in path], separators=(",", ":")) if path else ""
 
 
 def keys_json(keys: Sequence[dict[str, Any]]) -> str:

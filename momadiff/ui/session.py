@@ -1,8 +1,8 @@
 """session.json: everything needed to restore the app's inputs and regenerate the same motion.
 
     {"format": "momadiff-session", "version": 1, "text", "seconds", "num_frames", "seed",
-     "keyframes": [key dicts, see keys.py], "settings": {"cfg_scale", "iterations", "ddim_steps"},
-     "model": {...}, "created"}
+     "keyframes": [key dicts, see keys.py], "root_path": [[frame, x, z(, heading)], ...] (optional),
+     "settings": {"cfg_scale", "iterations", "ddim_steps"}, "model": {...}, "created"}
 
 The keys are stored exactly as Generate used them (already rounded by keys.key_dict), so loading
 a session and generating again reproduces the motion bit for bit on the same model.
@@ -15,7 +15,8 @@ from typing import Any
 
 from .. import __version__, userjson
 from ..pipeline import MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS, MIN_SECONDS, Pipeline
-from .keys import keys_from_data, keys_json
+from .. import constraints as cons
+from .keys import keys_from_data, keys_json, path_json
 
 FORMAT = "momadiff-session"
 VERSION = 1
@@ -36,7 +37,7 @@ def model_info(pipe: Pipeline) -> dict[str, Any]:
 
 
 def make_session(text: str, seconds: float, seed: int, keys: list[dict[str, Any]], settings: dict[str, Any],
-                 num_frames: int, pipe: Pipeline) -> dict[str, Any]:
+                 num_frames: int, pipe: Pipeline, root_path: list[cons.Waypoint] | None = None) -> dict[str, Any]:
     """The session dict of a generation: keys are the key dicts Generate used; settings left None
     were the model's defaults, recorded as their values so a later default change can't alter it."""
     defaults = asdict(pipe.sampler)
@@ -44,14 +45,14 @@ def make_session(text: str, seconds: float, seed: int, keys: list[dict[str, Any]
                 for name in ("cfg_scale", "iterations", "ddim_steps")}
     return {"format": FORMAT, "version": VERSION, "app_version": __version__, "text": text,
             "seconds": float(seconds), "num_frames": int(num_frames), "seed": int(seed),
-            "keyframes": list(keys), "settings": resolved,
+            "keyframes": list(keys), "root_path": [w.to_list() for w in root_path or []], "settings": resolved,
             "model": model_info(pipe), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
 def read_session(data: bytes | str) -> dict[str, Any]:
     """Parse and check a session file. Returns {"text", "seconds", "seed", "keys_json",
-    "cfg_scale", "iterations", "ddim_steps", "model"}; raises SessionError (or KeyframeError
-    for bad keys) with a message for the user."""
+    "root_path_json", "cfg_scale", "iterations", "ddim_steps", "model"}; raises SessionError (or
+    KeyframeError / ConstraintError for bad keys or path) with a message for the user."""
     if isinstance(data, bytes):
         if len(data) > MAX_SESSION_BYTES:
             raise SessionError(f"this file is {len(data) // 1024} kB; a session is at most "
@@ -82,7 +83,9 @@ def read_session(data: bytes | str) -> dict[str, Any]:
             raise SessionError(f"session setting {name} = {str(v)[:40]} is not a "
                                f"{'whole ' if whole else ''}number from {lo:g} to {hi:g}")
     keys = keys_from_data(doc.get("keyframes") or [])
+    path = cons.parse_path(doc.get("root_path") or [])
     whole = lambda name: None if settings.get(name) is None else int(settings[name])
     return {"text": text, "seconds": float(seconds), "seed": seed, "keys_json": keys_json(keys),
+            "root_path_json": path_json(path),
             "cfg_scale": settings.get("cfg_scale"), "iterations": whole("iterations"),
             "ddim_steps": whole("ddim_steps"), "model": doc.get("model") or {}}
