@@ -14,7 +14,6 @@ import hashlib
 import math
 import shutil
 import sys
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
