@@ -205,3 +205,11 @@ def test_evaluate_bvh_dir_reads_amc_too(tmp_path):
     (tmp_path / "broken.bvh").write_text("not a bvh file")
     motions, skipped = load_bvh_folder(tmp_path)
     assert skipped == 1 and sorted(len(m) for m in motions) == [5, 41]
+
+
+def test_limits_parsed_and_checked():
+    text = asf_text().replace("limits (-180.0 180.0)", "limits (-inf inf)", 1)
+    femur = asfamc.parse_asf(text).bones[1:]
+    assert any(b.limits and b.limits[0] == (float("-inf"), float("inf")) for b in femur)
+    bad = asf_text().replace("limits (-180.0 180.0)", "limits (-180.0 x)", 1)
+    assert _asf_error(bad).startswith(f"line {_line(bad, 'limits (-180.0 x)')}: a limit is (min max) numbers")

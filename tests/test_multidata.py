@@ -127,3 +127,15 @@ def test_train_vae_on_two_datasets_keeps_a_finetuned_vaes_stats(two, tmp_path):
                           "--data_weights=1", f"--out={tmp_path / 'v3'}", "--steps=1"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert bad.returncode != 0 and "data_weights has 1 value(s) for 2 dataset(s)" in bad.stderr
+
+
+def test_export_records_every_datasets_terms(two):
+    sys.path.insert(0, str(ROOT / "train"))
+    from export import ATTRIBUTION, data_terms
+    a, b = two
+    attribution, licence = data_terms({"dataset_meta": open_datasets([a, b]).meta})
+    assert "a: a people." in attribution and "b: b people." in attribution
+    assert licence == "a: a licence; b: b licence"
+    assert data_terms({}) == (ATTRIBUTION, "CC BY-NC 4.0")        # older checkpoints: Bandai's terms
+    nc, _ = data_terms({"dataset_meta": {"name": "x", "attribution": "X Inc.", "license": "CC BY-NC 4.0"}})
+    assert nc.startswith("Trained on: x: X Inc.") and "Non-commercial" in nc

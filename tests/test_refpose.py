@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_walk
-from momadiff.motion import bvh, refpose, retarget, skeleton
+from momadiff.motion import refpose, retarget, skeleton
 from momadiff.motion.retarget import ReferencePoseWarning
 from motionfiles import walk_bvh
 

@@ -20,6 +20,21 @@ ATTRIBUTION = ("Trained on the Bandai Namco Research Motion datasets 1 and 2 "
                "(Bandai Namco Research Inc., CC BY-NC 4.0); non-commercial use only.")
 
 
+def data_terms(meta: dict) -> tuple[str, str]:
+    """(attribution, license) of the data a checkpoint was trained on, from its dataset_meta
+    (one dataset's meta, or a MultiDataset's with its "parts"); Bandai's when none is recorded."""
+    dm = meta.get("dataset_meta") or {}
+    parts = dm.get("parts") or ({dm.get("name", "data"): dm} if dm.get("attribution") else {})
+    if not parts:
+        return ATTRIBUTION, "CC BY-NC 4.0"
+    attribution = "Trained on: " + " ".join(
+        f"{name}: {p['attribution'].rstrip('.')}." for name, p in parts.items() if p.get("attribution"))
+    licence = "; ".join(f"{name}: {p.get('license', 'unknown')}" for name, p in parts.items())
+    if any("NC" in str(p.get("license", "")) for p in parts.values()):
+        attribution += " Non-commercial use only (the model inherits CC BY-NC)."
+    return attribution, licence
+
+
 def _half(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
 
@@ -30,7 +45,8 @@ def slim(ckpt: dict, parts: list[str]) -> dict:
            if k not in ("optimizer", "format_version") and not any(k in (p, f"{p}_ema") for p in parts)}
     for p in parts:
         out[p] = _half(ckpt.get(f"{p}_ema") or ckpt[p])
-    out["meta"] = {**ckpt.get("meta", {}), "attribution": ATTRIBUTION, "license": "CC BY-NC 4.0"}
+    attribution, licence = data_terms(ckpt.get("meta", {}))
+    out["meta"] = {**ckpt.get("meta", {}), "attribution": attribution, "license": licence}
     return out
 
 

@@ -112,6 +112,20 @@ def _is_float(t: str) -> bool:
         return False
 
 
+def _limit(text: str, line: int) -> tuple[float, float]:
+    """"(-160.0 20.0)" -> (-160.0, 20.0); "inf" / "-inf" allowed (no limit)."""
+    pair = text.replace("(", " ").replace(")", " ").split()
+    if len(pair) != 2:
+        raise ASFAMCError(f"line {line}: a limit is (min max), found {text[:40]!r}")
+    try:
+        lo, hi = (float(t) for t in pair)
+    except ValueError:
+        raise ASFAMCError(f"line {line}: a limit is (min max) numbers, found {text[:40]!r}") from None
+    if lo != lo or hi != hi:
+        raise ASFAMCError(f"line {line}: a limit must not be nan")
+    return lo, hi
+
+
 def _order(tok: str, line: int) -> str:
     o = tok.upper()
     if len(o) != 3 or sorted(o) != ["X", "Y", "Z"]:
@@ -171,12 +185,7 @@ def parse_asf(text: str) -> ASFSkeleton:
                 root[key] = _floats(toks[1:], 3, f"root {key}", i)
         elif section == ":bonedata":
             if limits_left and s.startswith("("):
-                pair = s.replace("(", " ").replace(")", " ").split()
-                v = [float("inf") if t.lower() == "inf" else float("-inf") if t.lower() == "-inf"
-                     else _floats([t], 1, "limits", i)[0] for t in pair[:2]]
-                if len(pair) < 2:
-                    raise ASFAMCError(f"line {i}: a limit needs (min max)")
-                cur.limits.append((v[0], v[1]))
+                cur.limits.append(_limit(s, i))
                 limits_left -= 1
                 continue
             if limits_left:
@@ -224,9 +233,7 @@ def parse_asf(text: str) -> ASFSkeleton:
                 limits_left = len(cur.dof)
                 rest = s[len(toks[0]):].strip()
                 if rest:
-                    pair = rest.replace("(", " ").replace(")", " ").split()
-                    v = _floats([t.replace("inf", "1e308") for t in pair], 2, "limits", i)
-                    cur.limits.append((v[0], v[1]))
+                    cur.limits.append(_limit(rest, i))
                     limits_left -= 1
             elif key not in ("id", "bodymass", "cofmass"):
                 raise ASFAMCError(f"line {i}: unknown bone field {toks[0][:40]!r}")
@@ -411,7 +418,7 @@ def to_bvh_animation(skel: ASFSkeleton, values: np.ndarray, fps: float = 120.0) 
     to_rad = np.deg2rad if skel.degrees else (lambda a: np.asarray(a, dtype=np.float64))
     n_frames = len(values)
     names = [b.name for b in skel.bones]
-    offsets, channels, cols, end_sites = [], [], [], {}
+    offsets, channels, end_sites = [], [], {}
     layout = channel_layout(skel)
     has_child = {p for p in skel.parents if p >= 0}
     for k, b in enumerate(skel.bones):
