@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from momadiff.data import captions as C
+from momadiff.data.captionfile import read_captions
 from momadiff.evaluate import wording as W
 from momadiff.model.text import HashingEncoder
 from test_data import BANDAI_CONTENTS, BANDAI_STYLES
@@ -51,6 +52,9 @@ def test_cmu_captions_file_has_the_agreed_format():
         assert all(a[1] <= b[0] + 1e-6 for a, b in zip(segs, segs[1:])), f"overlapping segments in {f}"
     # the long multi-part trials are cut into segments
     assert len(segments["bvh/01/01_03.bvh"]) >= 3
+    # and the builder's reader takes the file as it is
+    parsed = read_captions(W.CMU_CAPTIONS)
+    assert len(parsed) == len(rows) and all(len(r.captions) >= 3 for r in parsed)
 
 
 @pytest.mark.skipif(not REAL_TRIALS.exists(), reason="the CMU subset is not unpacked under data/raw")

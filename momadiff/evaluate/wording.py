@@ -68,8 +68,10 @@ def load_prompts(path: str | Path = PROMPTS) -> list[Prompt]:
 
 
 def cmu_captions(path: str | Path = CMU_CAPTIONS) -> list[tuple[str, str]]:
-    """(content, caption) of every caption of the CMU captions file."""
-    return [(r["content"], c.strip()) for r in _rows(path) for c in r["captions"].split("|") if c.strip()]
+    """(content, caption) of every caption of a captions file (data.captionfile format)."""
+    from ..data.captionfile import read_captions
+
+    return [(r.content, c) for r in read_captions(path) for c in r.captions]
 
 
 def normalise(text: str) -> str:
