@@ -120,3 +120,30 @@ def test_caption_retrieval_scores_the_nearest_caption_content():
 def test_same_kind_across_datasets():
     assert W.kind_of("dance-long") == W.kind_of("dance") and W.kind_of("slash") == W.kind_of("sword")
     assert W.kind_of("walk") == "walk"
+
+
+# -- the wording benchmark end to end (tiny model, tiny evaluator) ---------------------------------
+from test_evaluate import tiny_data, tiny_evaluator  # noqa: E402,F401  (module fixtures)
+
+
+def test_wording_benchmark_judges_each_prompt_and_groups_old_and_new(tiny_pipeline, tiny_evaluator, tiny_data):
+    from momadiff.data.dataset import MotionDataset
+    from momadiff.evaluate.evaluator import Evaluator
+
+    ev = Evaluator.from_checkpoint(tiny_evaluator / "evaluator.pt")
+    prompts = [W.Prompt("walk", "someone strolls"), W.Prompt("wave", "hand flapping about"),
+               W.Prompt("kick", "boot the ball"), W.Prompt("laugh", "cracking up")]
+    res = W.wording(tiny_pipeline, ev, prompts, [str(tiny_data)], old_contents={"walk", "wave"},
+                    seeds=(0, 1), seconds=2.0)
+    rows = {r["content"]: r for r in res.rows}
+    assert rows["walk"]["judge"] == "detector walk" and rows["kick"]["judge"] == "detector kick"
+    assert rows["wave"]["judge"] == "evaluator"                    # no detector named "wave": retrieval
+    assert rows["laugh"]["judge"].startswith("none")               # no detector, no real laugh clips
+    assert rows["walk"]["group"] == "old" and rows["kick"]["group"] == "new"
+    assert rows["== all =="]["prompts x seeds"] == 6 and rows["== old =="]["prompts x seeds"] == 4
+    assert all(0.0 <= rows[c]["right kind"] <= 1.0 for c in ("walk", "wave", "kick", "== all =="))
+    fails = res.settings["failures"]
+    assert sum(len(v) for v in fails.values()) == round(6 * (1 - rows["== all =="]["right kind"]))
+    # the CLI entry: old contents from the dataset's train split, quick = two prompts per content
+    quick = W.run(tiny_pipeline, ev, MotionDataset(tiny_data), seeds=1, references=[], quick=True)
+    assert quick.rows[-1]["prompts x seeds"] <= 2 * len({p.content for p in W.load_prompts()})
