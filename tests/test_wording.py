@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from momadiff.data import captions as C
+from momadiff.data.captionfile import read_captions
 from momadiff.evaluate import wording as W
 from momadiff.model.text import HashingEncoder
 from test_data import BANDAI_CONTENTS, BANDAI_STYLES
@@ -51,6 +52,9 @@ def test_cmu_captions_file_has_the_agreed_format():
         assert all(a[1] <= b[0] + 1e-6 for a, b in zip(segs, segs[1:])), f"overlapping segments in {f}"
     # the long multi-part trials are cut into segments
     assert len(segments["bvh/01/01_03.bvh"]) >= 3
+    # and the builder's reader takes the file as it is
+    parsed = read_captions(W.CMU_CAPTIONS)
+    assert len(parsed) == len(rows) and all(len(r.captions) >= 3 for r in parsed)
 
 
 @pytest.mark.skipif(not REAL_TRIALS.exists(), reason="the CMU subset is not unpacked under data/raw")
@@ -116,3 +120,30 @@ def test_caption_retrieval_scores_the_nearest_caption_content():
 def test_same_kind_across_datasets():
     assert W.kind_of("dance-long") == W.kind_of("dance") and W.kind_of("slash") == W.kind_of("sword")
     assert W.kind_of("walk") == "walk"
+
+
+# -- the wording benchmark end to end (tiny model, tiny evaluator) ---------------------------------
+from test_evaluate import tiny_data, tiny_evaluator  # noqa: E402,F401  (module fixtures)
+
+
+def test_wording_benchmark_judges_each_prompt_and_groups_old_and_new(tiny_pipeline, tiny_evaluator, tiny_data):
+    from momadiff.data.dataset import MotionDataset
+    from momadiff.evaluate.evaluator import Evaluator
+
+    ev = Evaluator.from_checkpoint(tiny_evaluator / "evaluator.pt")
+    prompts = [W.Prompt("walk", "someone strolls"), W.Prompt("wave", "hand flapping about"),
+               W.Prompt("kick", "boot the ball"), W.Prompt("laugh", "cracking up")]
+    res = W.wording(tiny_pipeline, ev, prompts, [str(tiny_data)], old_contents={"walk", "wave"},
+                    seeds=(0, 1), seconds=2.0)
+    rows = {r["content"]: r for r in res.rows}
+    assert rows["walk"]["judge"] == "detector walk" and rows["kick"]["judge"] == "detector kick"
+    assert rows["wave"]["judge"] == "evaluator"                    # no detector named "wave": retrieval
+    assert rows["laugh"]["judge"].startswith("none")               # no detector, no real laugh clips
+    assert rows["walk"]["group"] == "old" and rows["kick"]["group"] == "new"
+    assert rows["== all =="]["prompts x seeds"] == 6 and rows["== old =="]["prompts x seeds"] == 4
+    assert all(0.0 <= rows[c]["right kind"] <= 1.0 for c in ("walk", "wave", "kick", "== all =="))
+    fails = res.settings["failures"]
+    assert sum(len(v) for v in fails.values()) == round(6 * (1 - rows["== all =="]["right kind"]))
+    # the CLI entry: old contents from the dataset's train split, quick = two prompts per content
+    quick = W.run(tiny_pipeline, ev, MotionDataset(tiny_data), seeds=1, references=[], quick=True)
+    assert quick.rows[-1]["prompts x seeds"] <= 2 * len({p.content for p in W.load_prompts()})

@@ -295,7 +295,7 @@ def punch(m: Motion) -> Verdict:
     return Verdict(count > 0, float(count), None if at is None else _sec(at), "number of punches")
 
 
-def _forward_fraction(m: Motion, moving: np.ndarray) -> np.ndarray:
+def _move_angle(m: Motion) -> np.ndarray:
     """Angle (deg) [T] between the root's movement and the facing."""
     v = m.root_vel
     cos = (v * m.fwd).sum(-1) / np.maximum(m.root_speed, 1e-9)
@@ -306,7 +306,7 @@ def walk(m: Motion) -> Verdict:
     c = m.cfg
     med = float(np.median(m.root_speed))
     moving = m.root_speed >= c.walk_speed[0]
-    ang = _forward_fraction(m, moving)
+    ang = _move_angle(m)
     fwd_share = float((ang[moving] <= c.walk_forward_deg).mean()) if moving.any() else 0.0
     k = max(1, FPS // 4)
     turn = abs(float(np.degrees(np.mean(m.heading[-k:]) - np.mean(m.heading[:k]))))
@@ -322,7 +322,7 @@ def run(m: Motion) -> Verdict:
 def walk_back(m: Motion) -> Verdict:
     c = m.cfg
     moving = m.root_speed >= c.back_speed
-    back = moving & (_forward_fraction(m, moving) > c.back_deg)
+    back = moving & (_move_angle(m) > c.back_deg)
     share = float(back.sum() / max(moving.sum(), 1))
     dur = float(back.sum() / FPS)
     return Verdict(dur >= c.back_min_time and share > 0.5, dur, None,

@@ -68,8 +68,10 @@ def load_prompts(path: str | Path = PROMPTS) -> list[Prompt]:
 
 
 def cmu_captions(path: str | Path = CMU_CAPTIONS) -> list[tuple[str, str]]:
-    """(content, caption) of every caption of the CMU captions file."""
-    return [(r["content"], c.strip()) for r in _rows(path) for c in r["captions"].split("|") if c.strip()]
+    """(content, caption) of every caption of a captions file (data.captionfile format)."""
+    from ..data.captionfile import read_captions
+
+    return [(r.content, c) for r in read_captions(path) for c in r.captions]
 
 
 def normalise(text: str) -> str:
@@ -121,18 +123,38 @@ def caption_retrieval(prompts: Sequence[Prompt], captions: Sequence[str], conten
     return {"all": float(ok.mean()), "per_content": {c: float(np.mean(v)) for c, v in sorted(per.items())}}
 
 
-def _bandai_captions(clips: Sequence[dict], fresh: bool) -> tuple[list[str], list[str]]:
-    """Training captions of the train split: as built (fresh=False) or as captions.py writes
-    them today (fresh=True: same clips, same count per clip as the current builder)."""
+def captions_module_at(rev: str):
+    """momadiff/data/captions.py as it was at git revision `rev`, imported as a module (to
+    rebuild the captions an older build wrote)."""
+    import importlib.util
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent.parent
+    src = subprocess.run(["git", "show", f"{rev}:momadiff/data/captions.py"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    name = f"_captions_at_{rev}"
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod                    # dataclasses look their module up while defining
+    exec(compile(src, f"{rev}:captions.py", "exec"), mod.__dict__)
+    return mod
+
+
+def _bandai_captions(clips: Sequence[dict], module=None, per_clip: int | None = None) -> tuple[list[str], list[str]]:
+    """Training captions (and their mirrors) of the train split's clips, written by a captions
+    module (default: today's captions.py, as many per clip as the builder writes); module=False
+    takes the captions stored in clips.json."""
     from ..data import bandai, captions as C
 
+    module = C if module is None else module
+    per_clip = per_clip or bandai.NUM_CAPTIONS
     caps, contents = [], []
     for clip in clips:
         if clip["split"] != "train":
             continue
-        if fresh:
-            texts = C.captions(clip["content"], clip["style"], clip["id"], bandai.NUM_CAPTIONS)
-            texts = texts + [C.mirror_caption(t) for t in texts]
+        if module is not False:
+            texts = module.captions(clip["content"], clip["style"], clip["id"], per_clip)
+            texts = texts + [module.mirror_caption(t) for t in texts]
         else:
             texts = clip["captions"] + clip.get("mirror_captions", [])
         caps += texts
@@ -141,9 +163,10 @@ def _bandai_captions(clips: Sequence[dict], fresh: bool) -> tuple[list[str], lis
 
 
 def text_report(data: str, encoder_name: str = "minilm", cmu: str | Path | None = CMU_CAPTIONS,
-                cache: str | Path | None = None) -> str:
-    """The nearest-caption table: Bandai prompts vs Bandai captions as built and as written
-    today; all prompts vs those plus the CMU captions."""
+                cache: str | Path | None = None, before: str | None = None, before_per_clip: int = 6) -> str:
+    """The nearest-caption table: Bandai prompts vs Bandai's training captions before (as stored
+    in clips.json, or as captions.py at git revision `before` wrote them, before_per_clip per clip)
+    and after (as captions.py writes them today); all prompts vs those plus the CMU captions."""
     import json
 
     from ..model.text import get_text_encoder
@@ -155,11 +178,13 @@ def text_report(data: str, encoder_name: str = "minilm", cmu: str | Path | None 
     bandai_contents = {c["content"] for c in clips}
     bandai_prompts = [p for p in prompts if p.content in bandai_contents]
     extra = cmu_captions(cmu) if cmu else []
-    lines = ["| prompts | captions | built (before) | captions.py today (after) |", "|---|---|---|---|"]
+    head = f"captions.py at {before}, {before_per_clip}/clip" if before else "clips.json"
+    lines = [f"| prompts | captions | before ({head}) | after (captions.py today) |", "|---|---|---|---|"]
     for name, ps, with_cmu in (("Bandai contents", bandai_prompts, False), ("all contents", prompts, True)):
         row = []
-        for fresh in (False, True):
-            caps, cont = _bandai_captions(clips, fresh)
+        old = (captions_module_at(before), before_per_clip) if before else (False, None)
+        for module, per_clip in (old, (None, None)):
+            caps, cont = _bandai_captions(clips, module, per_clip)
             if with_cmu:
                 caps, cont = caps + [c for _, c in extra], cont + [k for k, _ in extra]
             row.append(caption_retrieval(ps, caps, cont, enc, cache))
@@ -271,8 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--encoder", default="minilm", help="text encoder (minilm, clip, hash)")
     p.add_argument("--cmu-captions", default=str(CMU_CAPTIONS))
     p.add_argument("--cache", default="results/wording/caption_cache.npz", help="caption embedding cache")
+    p.add_argument("--before", default=None, help="git revision whose captions.py wrote the 'before' captions "
+                   "(default: the captions stored in the dataset's clips.json)")
+    p.add_argument("--before-per-clip", type=int, default=6, help="captions per clip that revision's builder wrote")
     args = p.parse_args(argv)
-    print(text_report(args.data, args.encoder, args.cmu_captions, args.cache))
+    print(text_report(args.data, args.encoder, args.cmu_captions, args.cache, args.before, args.before_per_clip))
     return 0
 
 
