@@ -11,7 +11,8 @@ correction in joint space, exact at the constraints. Which part does what (`corr
    curve through the constrained frames, and the trajectory is re-integrated so the body still walks
    where it faces; then the pelvis x/z (root-path waypoints, fix_root keys, pelvis keys) is moved
    by a smooth curve through the offsets (monotone cubic, held constant outside). Exact at every
-   waypoint; the whole body moves with the pelvis, so no limb is stretched.
+   waypoint; the whole body moves with the pelvis, so no limb is stretched. A path without facing
+   angles also turns the walking body by as much as the path turned its direction of travel.
 2. reach: at each frame with partial keys, limb IK (momadiff.motion.ik: bone lengths kept) from
    the motion's pose; a target the limbs can't reach from where the body is moves the whole body
    toward it (at most MAX_BODY_SHIFT, never lifting it, never sideways at a root-path frame),
@@ -228,8 +229,23 @@ def _root_layer(out: np.ndarray, head_frames: np.ndarray, heading: np.ndarray,
         out[:, :, [0, 2]] += (path - out[:, 0, :] * np.array([1.0, 0.0, 1.0]))[:, None, [0, 2]]
     if len(xz_frames):
         shift = (xz - out[xz_frames, 0]) * np.array([1.0, 0.0, 1.0])
+        before = out[:, 0].copy()
         out += _spline(xz_frames.astype(np.float64), shift, T)[:, None, :]
+        if not len(head_frames) and len(xz_frames) > 1:
+            out = _rotate_about_root(out, _travel_turn(before, out[:, 0]))
     return out
+
+
+def _travel_turn(before: np.ndarray, after: np.ndarray, sigma: float = 4.0, walking: float = 0.3) -> np.ndarray:
+    """How much [T] (radians) a moved pelvis path after [T, 3] turns the direction of travel of the
+    path before [T, 3], where the body is walking (faster than `walking` m/s on both), fading to
+    zero where it stands, so a body bent onto a curved path faces along it instead of sidling."""
+    from scipy.ndimage import gaussian_filter1d
+    v0, v1 = (gaussian_filter1d(np.gradient(p[:, [0, 2]], axis=0), sigma, axis=0) for p in (before, after))
+    speed = np.minimum(np.linalg.norm(v0, axis=-1), np.linalg.norm(v1, axis=-1)) * skeleton.FPS
+    turn = np.angle(np.exp(1j * (np.arctan2(v1[:, 0], v1[:, 1]) - np.arctan2(v0[:, 0], v0[:, 1]))))
+    weight = np.clip(speed / walking - 1.0, 0.0, 1.0)              # 0 below `walking`, 1 from twice it
+    return gaussian_filter1d(np.unwrap(turn) * weight, sigma)
 
 
 def _placed(target: np.ndarray, body: np.ndarray) -> np.ndarray:
