@@ -270,3 +270,18 @@ def test_a_target_beyond_the_arm_moves_the_body_toward_it():
     c = cons.build(80, keys, [cons.Waypoint(40, float(j[40, 0, 0]), float(j[40, 0, 2]))])
     out, warnings = kf.correct(j, keys, c)
     assert len(warnings) == 1 and "r_wrist at frame 40" in warnings[0]
+
+
+@pytest.mark.parametrize("joints, message", [
+    ({"r_wrist": "abc"}, "r_wrist must be [x, y, z] numbers"),
+    ({"r_wrist": [1, 2]}, "r_wrist must be [x, y, z] numbers"),
+    ({"r_wrist": [[1, 2, 3]]}, "r_wrist must be [x, y, z] numbers"),
+    ({"r_wrist": [1e400, 0, 0]}, "r_wrist has NaN or infinite values"),
+    ({"R_WRIST": [0, 1, 0]}, "unknown joint name 'R_WRIST'"),
+    ({}, "the joints object is empty"),
+])
+def test_bad_partial_key_json_is_one_clear_line(joints, message):
+    text = json.dumps([{"frame": 3, "joints": joints}]).replace("Infinity", "1e400")
+    with pytest.raises(kf.KeyframeError) as e:
+        kf.keyframes_from_json(text)
+    assert message in str(e.value) and str(e.value).startswith("keyframe at frame 3") and "\n" not in str(e.value)
