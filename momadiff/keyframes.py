@@ -387,9 +387,13 @@ def correct(joints: np.ndarray, keys: Sequence[Keyframe], constraints: Constrain
         # Each joint is held only at the frames that pin it, so a hand's correction at one frame
         # is not cut short by a foot target at the next.
         f, d, p = np.asarray(frames, dtype=np.float64), np.stack(deltas), np.stack(pinned)   # [F], [F, 22, 3], [F, 22]
+        groups: dict[bytes, list[int]] = {}
         for j in range(skeleton.NUM_JOINTS):
             if p[:, j].any():
-                out[:, j] += _blend(f[p[:, j]], d[p[:, j], j], T, radius)
+                groups.setdefault(p[:, j].tobytes(), []).append(j)
+        for js in groups.values():          # joints pinned at the same frames share one curve
+            rows = p[:, js[0]]
+            out[:, js] += _blend(f[rows], d[rows][:, js], T, radius)
     return out.astype(np.float32), misses(out, c)
 
 
