@@ -169,11 +169,6 @@ class Constraints:
         have = skeleton.facing_angle(np.asarray(joints)[self.heading_mask])
         return np.abs(np.angle(np.exp(1j * (have - self.heading[self.heading_mask]))))
 
-    def crop(self, start: int, stop: int) -> "Constraints":
-        return Constraints(self.targets[start:stop].copy(), self.mask[start:stop].copy(),
-                           self.heading[start:stop].copy(), self.heading_mask[start:stop].copy(),
-                           self.whole[start:stop].copy())
-
 
 # -- reach ------------------------------------------------------------------------------------
 def _tree_distances() -> np.ndarray:

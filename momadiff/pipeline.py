@@ -21,7 +21,7 @@ from .model import checkpoint
 from . import constraints as cons
 from .model.control import control_features
 from .motion import features, skeleton
-from . import keyframes as kf
+from . import correction, keyframes as kf
 from .model.diffhead import DiffHeadConfig, DiffusionHead
 from .model.diffusion import NoiseSchedule, ScheduleConfig
 from .model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
@@ -267,7 +267,7 @@ class Pipeline:
             keys = kf.validate(keyframes, len(joints), max_keys=MAX_KEYFRAMES)
         except kf.KeyframeError as e:
             raise GenerationError(str(e)) from None
-        return kf.misses(joints, self._constraints(len(joints), keys, root_path)[1])
+        return correction.misses(joints, self._constraints(len(joints), keys, root_path)[1])
 
     def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int,
                 path: Sequence[cons.Waypoint] = (), c: cons.Constraints | None = None) -> Iterator[Stage]:
@@ -288,7 +288,7 @@ class Pipeline:
 
         def decode(latents: torch.Tensor) -> np.ndarray:
             joints = self.decode(latents, T, noise=cfg.decode_noise)
-            return kf.correct(joints, keys, c)[0] if general else kf.apply(joints, keys)
+            return correction.correct(joints, keys, c)[0] if general else correction.apply(joints, keys)
 
         first = True
         for stage in iter_sample(self.transformer, self.head, self.schedule, emb, n, cfg, gen, user, decode,
@@ -319,4 +319,4 @@ class Pipeline:
             for k, v in s.seconds.items():
                 totals[k] = totals.get(k, 0.0) + v
         return Motion(joints=stages[-1].joints, stages=stages, text=text_c, seed=int(seed), keyframes=keys,
-                      settings=asdict(cfg), seconds=totals, root_path=path, warnings=kf.misses(stages[-1].joints, c))
+                      settings=asdict(cfg), seconds=totals, root_path=path, warnings=correction.misses(stages[-1].joints, c))

@@ -10,7 +10,7 @@ import torch
 from conftest import synthetic_walk
 from momadiff import GenerationError, Keyframe
 from momadiff import constraints as cons
-from momadiff import keyframes as kf
+from momadiff import correction, keyframes as kf
 from momadiff.data.constraints import EVAL_KINDS, TRAIN_KINDS, draw, draw_eval
 from momadiff.model.control import ControlEncoder, control_dim, control_features
 from momadiff.model.transformer import TRANSFORMER_PRESETS, MaskedTransformer
@@ -118,7 +118,7 @@ def test_correction_is_exact_smooth_and_keeps_other_constraints():
             Keyframe(70, {"r_wrist": goal[70, J["r_wrist"]].tolist(), "l_foot": goal[70, J["l_foot"]].tolist()})]
     keys = kf.validate(keys, 100)
     c = cons.build(100, keys, path)
-    out, warnings = kf.correct(j, keys, c)
+    out, warnings = correction.correct(j, keys, c)
     assert not warnings and c.error(out).max() < 1e-4
     # smooth: no frame-to-frame acceleration spike beyond the motion's own
     acc = lambda x: np.abs(np.diff(x, 2, axis=0)).max()
@@ -127,7 +127,7 @@ def test_correction_is_exact_smooth_and_keeps_other_constraints():
     shoulder = out[50, J["r_shoulder"]]
     reach = [Keyframe(50, {"r_wrist": (shoulder + [0, 0.6, 0]).tolist()})]
     c2 = cons.build(100, reach)
-    out2, warnings = kf.correct(j, reach, c2)
+    out2, warnings = correction.correct(j, reach, c2)
     assert len(warnings) == 1 and "r_wrist at frame 50" in warnings[0] and "cm" in warnings[0]
 
 
@@ -135,9 +135,9 @@ def test_whole_pose_keys_keep_their_correction():
     j, goal = walk(80, 1), walk(80, 2)
     keys = kf.validate([Keyframe(10, goal[30], True), Keyframe(50, goal[60])], 80)
     c = cons.build(80, keys)
-    out, warnings = kf.correct(j, keys, c)
+    out, warnings = correction.correct(j, keys, c)
     assert not warnings and np.allclose(out[10], goal[30], atol=1e-4)
-    assert kf.key_error(kf.apply(j, keys), keys).max() < 1e-4
+    assert correction.key_error(correction.apply(j, keys), keys).max() < 1e-4
 
 
 # -- API -------------------------------------------------------------------------------------------
@@ -261,12 +261,27 @@ def test_a_target_beyond_the_arm_moves_the_body_toward_it():
     j = walk(80, 1)
     far = j[40, J["r_shoulder"]] + [0.0, -0.2, 0.75]        # 0.77 m ahead: the arm reaches 0.51
     keys = kf.validate([Keyframe(40, {"r_wrist": far.tolist()})], 80)
-    out, warnings = kf.correct(j, keys, cons.build(80, keys))
+    out, warnings = correction.correct(j, keys, cons.build(80, keys))
     assert not warnings and np.linalg.norm(out[40, J["r_wrist"]] - far) < 1e-4
-    assert 0.2 < out[40, 0, 2] - j[40, 0, 2] < kf.MAX_BODY_SHIFT + 1e-6 and out[40, 0, 1] <= j[40, 0, 1] + 1e-6
+    assert 0.2 < out[40, 0, 2] - j[40, 0, 2] < correction.MAX_BODY_SHIFT + 1e-6 and out[40, 0, 1] <= j[40, 0, 1] + 1e-6
     assert np.allclose(out[0], j[0], atol=1e-6)                # far from the key nothing moves
     # at a root-path frame the body may not step sideways: the closest pose and a warning instead
     keys = kf.validate([Keyframe(40, {"r_wrist": far.tolist()})], 80)
     c = cons.build(80, keys, [cons.Waypoint(40, float(j[40, 0, 0]), float(j[40, 0, 2]))])
-    out, warnings = kf.correct(j, keys, c)
+    out, warnings = correction.correct(j, keys, c)
     assert len(warnings) == 1 and "r_wrist at frame 40" in warnings[0]
+
+
+@pytest.mark.parametrize("joints, message", [
+    ({"r_wrist": "abc"}, "r_wrist must be [x, y, z] numbers"),
+    ({"r_wrist": [1, 2]}, "r_wrist must be [x, y, z] numbers"),
+    ({"r_wrist": [[1, 2, 3]]}, "r_wrist must be [x, y, z] numbers"),
+    ({"r_wrist": [1e400, 0, 0]}, "r_wrist has NaN or infinite values"),
+    ({"R_WRIST": [0, 1, 0]}, "unknown joint name 'R_WRIST'"),
+    ({}, "the joints object is empty"),
+])
+def test_bad_partial_key_json_is_one_clear_line(joints, message):
+    text = json.dumps([{"frame": 3, "joints": joints}]).replace("Infinity", "1e400")
+    with pytest.raises(kf.KeyframeError) as e:
+        kf.keyframes_from_json(text)
+    assert message in str(e.value) and str(e.value).startswith("keyframe at frame 3") and "\n" not in str(e.value)

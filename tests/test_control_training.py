@@ -87,8 +87,12 @@ def test_control_training_starts_from_a_plain_model_resumes_and_lowers_constrain
     assert run("train_transformer.py", *common, f"--out={plain}", "--steps=20").returncode == 0
     # From the plain model: the control input is added (at zero), everything else loaded.
     r = run("train_transformer.py", *common, f"--out={ctl}", "--steps=560", "--lr=2e-3", "--warmup=20",
-            "--control=true", f"--init_from={plain / 't2m.pt'}")
+            "--control=true", f"--init_from={plain / 't2m.pt'}", "--val_every=280", "--log_every=20")
     assert r.returncode == 0 and "initialised from" in r.stdout, r.stderr[-2000:]
+    # the log shows the validation loss with and without the constraints
+    import csv
+    rows = [r for r in csv.DictReader(open(ctl / "log.csv")) if r["val_loss"]]
+    assert len(rows) == 2 and all(float(r["val_loss_no_control"]) > 0 for r in rows)
     r = run("train_transformer.py", *common, f"--out={ctl}", "--steps=600", "--lr=2e-3", "--warmup=20",
             "--control=true", f"--init_from={plain / 't2m.pt'}", "--resume=true")
     assert r.returncode == 0 and "resumed" in r.stdout, r.stderr[-2000:]

@@ -345,11 +345,16 @@ def main(argv: list[str]) -> None:
         return torch.nn.functional.mse_loss(pred, schedule.target(x0, noise, t))
 
     @torch.no_grad()
-    def validate() -> float:
+    def validate(batches: list | None = None) -> float:
         g = torch.Generator().manual_seed(4321)
-        return float(np.mean([float(diffusion_loss(ema.shadow, hema.shadow, b, g)) for b in val_set]))
+        return float(np.mean([float(diffusion_loss(ema.shadow, hema.shadow, b, g)) for b in (batches or val_set)]))
 
-    log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s", "val_loss"])
+    # With --control the log also shows the same validation batches without their constraints:
+    # the gap says how much the model uses its control input.
+    val_plain = [b[:-1] + (None,) for b in val_set] if cfg.control else []
+
+    log = common.RunLog(run, ["step", "loss", "lr", "mask_frac", "steps_per_s", "clips_per_s", "val_loss"]
+                        + (["val_loss_no_control"] if cfg.control else []))
     meter = common.Throughput()
     clock = common.Clock(cfg.ckpt_minutes, cfg.max_minutes)
     bar = tqdm(total=cfg.steps, initial=step, disable=not common.is_main(), desc="t2m", dynamic_ncols=True)
@@ -373,6 +378,8 @@ def main(argv: list[str]) -> None:
             if common.is_main():
                 if val_set and cfg.val_every and step % cfg.val_every == 0:
                     row["val_loss"] = f"{validate():.5f}"
+                    if val_plain:
+                        row["val_loss_no_control"] = f"{validate(val_plain):.5f}"
                 log.write(row)
                 bar.set_postfix(loss=row["loss"], sps=row["steps_per_s"])
                 log.plot(["loss", "val_loss"])
