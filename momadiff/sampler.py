@@ -19,6 +19,7 @@ import torch
 
 from .model import noise
 from .model.diffusion import NoiseSchedule, ddim_sample
+from .segments import NULL_TEXT, plan_windows
 
 
 @dataclass
@@ -31,10 +32,14 @@ class SamplerConfig:
     noise_corr: float = 0.0      # correlation length (latents) of the head's starting noise over time; 0 = independent
     decode_noise: float = 0.0    # noise level a noise-conditioned VAE decoder is told generated latents have
     order: str = "spread"        # which masked latents a stage fills: see ORDERS
+    window: int = 0              # latents per transformer window for long motions; 0 = the transformer's max_latents
+    window_overlap: float = 0.5  # fraction of a window its neighbour shares (momadiff.segments.plan_windows)
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if not 0.0 <= self.window_overlap < 1.0:
+            raise ValueError(f"window_overlap must be in [0, 1), got {self.window_overlap!r}")
 
 
 # How a stage picks the latents it fills (the count per stage is the same cosine schedule for all):
@@ -124,18 +129,73 @@ def fill_for_display(latents: torch.Tensor, known: np.ndarray) -> torch.Tensor:
     return out
 
 
+def window_plan(transformer: torch.nn.Module, num_latents: int, config: SamplerConfig
+                ) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """The transformer windows over num_latents latents and each latent's owner window
+    (momadiff.segments.plan_windows with the config's window size and overlap)."""
+    window = min(config.window or transformer.config.max_latents, transformer.config.max_latents)
+    return plan_windows(num_latents, window, min(window - 1, int(round(config.window_overlap * window))))
+
+
+def conditions(transformer: torch.nn.Module, latents: torch.Tensor, known: np.ndarray, user: np.ndarray,
+               texts: torch.Tensor, text_index: np.ndarray, chosen: np.ndarray,
+               windows: list[tuple[int, int]], owner: np.ndarray, cfg_scale: float) -> torch.Tensor:
+    """The guided condition [len(chosen), C] of the chosen latents.
+
+    The transformer has one text token, so each latent's condition comes from a pass with its own
+    text (text_index [N]: a row of texts [K, text_dim], or NULL_TEXT) over the window that owns
+    it; every (window, text) pair needed, plus the null text per window for guidance, runs as one
+    batch. One window and one text is the plain sampler: batch [text] or [text, null]."""
+    guided = cfg_scale != 1.0
+    entries: dict[tuple[int, int], int] = {}
+    for j in chosen:
+        w, t = int(owner[j]), int(text_index[j])
+        for need in ((w, t), (w, NULL_TEXT)) if guided or t == NULL_TEXT else ((w, t),):
+            entries.setdefault(need, len(entries))
+    pairs = sorted(entries, key=lambda p: (p[0], p[1] == NULL_TEXT))     # a window's texts, then its null
+    row = {p: n for n, p in enumerate(pairs)}
+    lat, masked, key, text, drop = [], [], [], [], []
+    for w, t in pairs:
+        a, b = windows[w]
+        lat.append(latents[a:b])
+        masked.append(torch.from_numpy(~known[a:b]))
+        key.append(torch.from_numpy(user[a:b]))
+        text.append(texts[max(t, 0)])
+        drop.append(t == NULL_TEXT)
+    cond = transformer(torch.stack(lat), torch.stack(masked), torch.stack(text), pad=None,
+                       drop_text=torch.tensor(drop), key=torch.stack(key))          # [B, W, C]
+    out = []
+    for j in chosen:
+        w, t = int(owner[j]), int(text_index[j])
+        i = j - windows[w][0]
+        if t == NULL_TEXT:
+            out.append(cond[row[(w, t)], i])
+        elif guided:
+            u = cond[row[(w, NULL_TEXT)], i]
+            out.append(u + cfg_scale * (cond[row[(w, t)], i] - u))
+        else:
+            out.append(cond[row[(w, t)], i])
+    return torch.stack(out)
+
+
 @torch.no_grad()
 def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: NoiseSchedule,
                 text: torch.Tensor, num_latents: int, config: SamplerConfig,
                 generator: torch.Generator, user_latents: dict[int, torch.Tensor] | None = None,
                 decode: Callable[[torch.Tensor], np.ndarray] | None = None,
-                ) -> Iterator[Stage]:
+                text_index: np.ndarray | None = None) -> Iterator[Stage]:
     """Yield one Stage per transformer iteration.
 
-    text [text_dim]: the caption embedding. user_latents: {latent index: [D] latent} from keyframes.
+    text: the caption embedding [text_dim], or one per segment text [K, text_dim] with
+    text_index [num_latents] saying which each latent is conditioned on (NULL_TEXT: the null
+    text; see momadiff.segments). user_latents: {latent index: [D] latent} from keyframes.
     decode: maps latents [N, D] to joints, called once per stage for display and the result.
+    Motions longer than the transformer's max_latents run it over overlapping windows.
     """
     user_latents = user_latents or {}
+    texts = text.reshape(-1, text.shape[-1])                                  # [K, text_dim]
+    if text_index is None:
+        text_index = np.zeros(num_latents, dtype=np.int64)
     latent_dim = head.config.latent_dim
     latents = torch.zeros(num_latents, latent_dim)
     user = np.zeros(num_latents, dtype=bool)
@@ -145,22 +205,14 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
     known = user.copy()
     plan = plan_stages(num_latents, known, config.iterations, config.keyframe_stride, generator,
                        config.order)
-    guided = config.cfg_scale != 1.0
-    batch = 2 if guided else 1
-    text_b = text.reshape(1, -1).expand(batch, -1)
-    drop = torch.tensor([False, True][:batch])
-    key = torch.from_numpy(user)[None].expand(batch, -1)
+    windows, owner = window_plan(transformer, num_latents, config)
     # Correlated starting noise (momadiff.model.noise.smooth): each latent's is still N(0, I), so each
     # sample's distribution is unchanged, but errors vary smoothly over time rather than as jitter.
     start = noise.smooth(num_latents, latent_dim, config.noise_corr, generator) if config.noise_corr > 0 else None
     for s, chosen in enumerate(plan, start=1):
         t0 = time.perf_counter()
-        masked = torch.from_numpy(~known)[None].expand(batch, -1)
-        cond = transformer(latents[None].expand(batch, -1, -1), masked, text_b,
-                           pad=None, drop_text=drop, key=key)                     # [B, N, C]
-        c = cond[0, chosen]
-        if guided:
-            c = cond[1, chosen] + config.cfg_scale * (cond[0, chosen] - cond[1, chosen])
+        c = conditions(transformer, latents, known, user, texts, text_index, chosen, windows, owner,
+                       config.cfg_scale)
         t1 = time.perf_counter()
         z = ddim_sample(head, c, schedule, config.ddim_steps, generator, temperature=config.temperature,
                         noise=None if start is None else start[chosen])
