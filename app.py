@@ -85,11 +85,14 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
     max_frames = int(MAX_SECONDS * 20)
 
     def generate(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
-                 iterations: int, ddim_steps: int) -> Iterator[tuple[Any, ...]]:
+                 iterations: int, ddim_steps: int, segments_json: str = "[]") -> Iterator[tuple[Any, ...]]:
         """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}).
+        segments_json: a timeline of prompts, a JSON list of {text, start, end} in seconds; when
+        not empty it replaces text (the duration must reach the last end).
         Returns: stage bar, filmstrip, status, skeleton video,
         [motion.npy, motion.bvh, session.json, motion.glb], GLB preview (the mannequin, in place)."""
-        yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps)
+        yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps,
+                              segments_json)
 
     private = {"api_visibility": "private"}
     # delete_cache: Gradio copies every output file into its own cache; prune that at the same age
@@ -117,6 +120,9 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 notice = gr.Markdown("", elem_id="momadiff-notice")
                 keys = gr.Textbox(value="[]", visible="hidden", elem_id=KEYS_ID, label="keys JSON")
                 selected = gr.Textbox(value="", visible="hidden", elem_id=SELECTED_ID, label="selected key")
+                # The timeline's prompt segments as JSON (the studio's bars write it); [] = the prompt box.
+                segments = gr.Textbox(value="[]", visible="hidden", elem_id="momadiff-segments",
+                                      label="segments JSON")
                 with gr.Accordion("Key poses from a motion", open=False):
                     with gr.Tab("Last generated motion"):
                         with gr.Row():
@@ -159,7 +165,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 with gr.Accordion("How it works", open=False):
                     gr.Markdown(how_it_works(pipe))
 
-        go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
+        go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim, segments],
                  [stagebar, strip, status, video, files, glb], api_name="generate"
                  ).then(H.mesh_video, files, mesh, **private)
         dice.click(H.random_seed, None, seed, **private)
@@ -173,7 +179,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         bvh_btn.click(H.use_bvh_frame, [bvh_state, bvh_frame, selected, keys, seconds], [keys, notice],
                       **private)
         session_file.upload(H.load_session, session_file,
-                            [prompt, seconds, seed, keys, cfg, iters, ddim, notice], **private)
+                            [prompt, seconds, seed, keys, cfg, iters, ddim, segments, notice], **private)
     demo.queue(default_concurrency_limit=1)
     return demo
 

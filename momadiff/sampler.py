@@ -98,12 +98,16 @@ def plan_stages(num_latents: int, known: np.ndarray, iterations: int, keyframe_s
             free_idx = free_idx[torch.randperm(len(free_idx), generator=generator).numpy()]
         start = np.cumsum([0] + counts)
         return [np.sort(free_idx[a:b]) for a, b in zip(start[:-1], start[1:]) if b > a]
+    # Distance of every latent to the nearest known one, kept up to date pick by pick (O(N) per
+    # pick, so a 60 s motion's 600 latents plan in milliseconds).
+    near = np.full(num_latents, np.inf)
+    for p in idx[known]:
+        near = np.minimum(near, np.abs(idx - p))
     for c in counts:
         chosen: list[int] = []
         for _ in range(c):
             if known.any():
-                pos = idx[known]
-                dist = np.abs(idx[:, None] - pos[None, :]).min(axis=1).astype(np.float64)
+                dist = near.astype(np.float64)
             else:
                 # Nothing known yet: measure from just outside both ends, so the first pick is central.
                 dist = np.minimum(idx + 1, num_latents - idx).astype(np.float64)
@@ -111,6 +115,7 @@ def plan_stages(num_latents: int, known: np.ndarray, iterations: int, keyframe_s
             j = int(np.argmax(dist))
             chosen.append(j)
             known[j] = True
+            near = np.minimum(near, np.abs(idx - j))
         if chosen:
             plan.append(np.array(sorted(chosen)))
     return plan
