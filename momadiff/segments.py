@@ -132,12 +132,17 @@ def texts_of(segments: Sequence[Segment]) -> list[str]:
     return list(dict.fromkeys(s.text for s in segments))
 
 
-def latent_texts(segments: Sequence[Segment], num_latents: int, frames_per_latent: int, fps: float) -> np.ndarray:
+def latent_texts(segments: Sequence[Segment], num_latents: int, frames_per_latent: int, fps: float,
+                 num_frames: int | None = None) -> np.ndarray:
     """Per latent [num_latents] int: the index into texts_of(segments) whose condition it takes,
     or NULL_TEXT for a latent in a gap. A latent belongs to the segment holding its window's
-    middle frame (so a boundary splits latents, never a latent)."""
+    middle frame (so a boundary splits latents, never a latent); the last latent's window may
+    reach past the motion's num_frames, so its middle is taken within the motion."""
     texts = texts_of(segments)
-    mid = (np.arange(num_latents) * frames_per_latent + (frames_per_latent - 1) / 2) / fps   # seconds
+    mid = np.arange(num_latents) * frames_per_latent + (frames_per_latent - 1) / 2      # frames
+    if num_frames is not None:
+        mid = np.minimum(mid, num_frames - 1)
+    mid = mid / fps                                                                      # seconds
     out = np.full(num_latents, NULL_TEXT, dtype=np.int64)
     for s in segments:
         out[(mid >= s.start) & (mid < s.end)] = texts.index(s.text)

@@ -211,7 +211,7 @@ def test_malformed_session_gives_message(tmp_path, content, match):
     ({"text": "walk " * 400}, "characters long"),
     ({"keys": _keys(10, 70)}, "outside the motion"),          # 3 s = 60 frames
     ({"keys": "[{]"}, "not valid JSON"),
-    ({"seconds": 50}, "between"),
+    ({"seconds": 90}, "between"),
     ({"seed": -3}, "seed"),
     ({"it": 0}, "iterations"),
 ])
