@@ -273,7 +273,7 @@ class Pipeline:
         if segs:
             # One embedding per distinct text; each latent is conditioned on its own segment's.
             emb = torch.stack([self.encode_text(t) for t in sg.texts_of(segs)])
-            text_index = sg.latent_texts(segs, n, self.down, skeleton.FPS, T)
+            text_index = sg.latent_texts(segs, n, self.down, skeleton.FPS, T, cfg.gap_text)
         else:
             emb, text_index = self.encode_text(text), None
         t_text = time.perf_counter() - t0

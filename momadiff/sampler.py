@@ -34,10 +34,13 @@ class SamplerConfig:
     order: str = "spread"        # which masked latents a stage fills: see ORDERS
     window: int = 0              # latents per transformer window for long motions; 0 = the transformer's max_latents
     window_overlap: float = 0.5  # fraction of a window its neighbour shares (momadiff.segments.plan_windows)
+    gap_text: str = "null"       # condition of latents between segments: "null" (text dropped) or "nearest" segment's
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if self.gap_text not in ("null", "nearest"):
+            raise ValueError(f"gap_text must be 'null' or 'nearest', got {self.gap_text!r}")
         if not 0.0 <= self.window_overlap < 1.0:
             raise ValueError(f"window_overlap must be in [0, 1), got {self.window_overlap!r}")
 
@@ -188,13 +191,16 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
                 text: torch.Tensor, num_latents: int, config: SamplerConfig,
                 generator: torch.Generator, user_latents: dict[int, torch.Tensor] | None = None,
                 decode: Callable[[torch.Tensor], np.ndarray] | None = None,
-                text_index: np.ndarray | None = None) -> Iterator[Stage]:
+                text_index: np.ndarray | None = None, context: dict[int, torch.Tensor] | None = None,
+                ) -> Iterator[Stage]:
     """Yield one Stage per transformer iteration.
 
     text: the caption embedding [text_dim], or one per segment text [K, text_dim] with
     text_index [num_latents] saying which each latent is conditioned on (NULL_TEXT: the null
     text; see momadiff.segments). user_latents: {latent index: [D] latent} from keyframes.
     decode: maps latents [N, D] to joints, called once per stage for display and the result.
+    context: {latent index: [D] latent} known from elsewhere (e.g. a window generated before):
+    fixed like keys, but not flagged to the transformer as keys encoded from a static pose.
     Motions longer than the transformer's max_latents run it over overlapping windows.
     """
     user_latents = user_latents or {}
@@ -208,6 +214,9 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
         latents[i] = z
         user[i] = True
     known = user.copy()
+    for i, z in (context or {}).items():
+        latents[i] = z
+        known[i] = True
     plan = plan_stages(num_latents, known, config.iterations, config.keyframe_stride, generator,
                        config.order)
     windows, owner = window_plan(transformer, num_latents, config)

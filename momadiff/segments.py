@@ -12,7 +12,8 @@ Three things live here, none of them touching a network:
 - the per-latent condition (`latent_texts`): which text each latent takes its condition from.
   A gap between segments (or before the first, or after the last) is free in-fill under the
   null text (the model's text-dropped condition): the motion there is shaped by the known
-  latents on both sides, not pulled towards either neighbour's text (see GAP_TEXT).
+  latents on both sides, not pulled towards either neighbour's text (SamplerConfig.gap_text;
+  measured in the README).
 - windows (`plan_windows`): the transformer was trained on at most max_latents latents, so a
   longer motion is covered by overlapping windows of that length, all run on the same latents at
   every stage; each latent takes its condition from the window in which it lies most centrally,
@@ -31,7 +32,6 @@ MIN_SEGMENT_SECONDS = 0.5     # 5 latents: shorter than this a text can't show i
 MAX_SEGMENTS = 32             # a 60 s timeline of the shortest segments would be 120; 32 is plenty
 MAX_TEXT_CHARS = 1000
 NULL_TEXT = -1                # latent_texts' value for a latent under the null (text-dropped) condition
-GAP_TEXT = "null"             # what a gap's latents are conditioned on (see module docstring)
 
 
 class SegmentError(ValueError):
@@ -133,11 +133,12 @@ def texts_of(segments: Sequence[Segment]) -> list[str]:
 
 
 def latent_texts(segments: Sequence[Segment], num_latents: int, frames_per_latent: int, fps: float,
-                 num_frames: int | None = None) -> np.ndarray:
+                 num_frames: int | None = None, gap: str = "null") -> np.ndarray:
     """Per latent [num_latents] int: the index into texts_of(segments) whose condition it takes,
-    or NULL_TEXT for a latent in a gap. A latent belongs to the segment holding its window's
-    middle frame (so a boundary splits latents, never a latent); the last latent's window may
-    reach past the motion's num_frames, so its middle is taken within the motion."""
+    or NULL_TEXT for a latent in a gap (gap="null"; "nearest": the nearest segment's text). A
+    latent belongs to the segment holding its window's middle frame (so a boundary splits
+    latents, never a latent); the last latent's window may reach past the motion's num_frames,
+    so its middle is taken within the motion."""
     texts = texts_of(segments)
     mid = np.arange(num_latents) * frames_per_latent + (frames_per_latent - 1) / 2      # frames
     if num_frames is not None:
@@ -146,6 +147,11 @@ def latent_texts(segments: Sequence[Segment], num_latents: int, frames_per_laten
     out = np.full(num_latents, NULL_TEXT, dtype=np.int64)
     for s in segments:
         out[(mid >= s.start) & (mid < s.end)] = texts.index(s.text)
+    if gap == "nearest":
+        # Distance in seconds from each latent to each segment (0 inside it).
+        d = np.stack([np.maximum(s.start - mid, 0) + np.maximum(mid - s.end, 0) for s in segments])
+        near = np.array([texts.index(s.text) for s in segments])[d.argmin(axis=0)]
+        out = np.where(out == NULL_TEXT, near, out)
     return out
 
 

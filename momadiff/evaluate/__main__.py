@@ -4,6 +4,7 @@
     python -m momadiff.evaluate keyframes --model DIR --evaluator PATH --data data/bandai [--quick]
     python -m momadiff.evaluate vae       --model DIR --evaluator PATH --data data/bandai [--bvh-dir DIR ...] [--quick]
     python -m momadiff.evaluate latency   --model DIR [--quick]
+    python -m momadiff.evaluate segments  --model DIR --evaluator PATH --data data/bandai [--quick]
 
 --quick runs a small subset (a couple of minutes on 2 CPU cores) with fewer repeats; --clips,
 --repeats and --runs override the subset sizes either way.
@@ -24,6 +25,7 @@ DEFAULTS = {
     "keyframes": {"clips": (32, 8)},
     "vae": {"clips": (None, 16)},
     "latency": {"runs": (5, 1)},
+    "segments": {"timelines": (32, 8), "long_timelines": (32, 8), "runs": (3, 1)},
 }
 
 
@@ -45,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, nargs="+", default=None,
                    help="latency: motion lengths in seconds (default 2 5 10)")
     p.add_argument("--bvh-dir", action="append", default=[], help="vae: also reconstruct every .bvh under DIR (repeatable)")
+    p.add_argument("--timelines", type=int, default=None, help="segments: timelines of 4 segments of 3-8 s")
+    p.add_argument("--long-timelines", type=int, default=None, help="segments: 60 s timelines for the FID per window")
+    p.add_argument("--gap", type=float, default=0.0, help="segments: seconds between segments (free in-fill)")
+    p.add_argument("--scheme", choices=("windows", "sequential"), default="windows",
+                   help="segments: long motions as one process over overlapping windows, or window after window")
+    p.add_argument("--gap-text", choices=("null", "nearest"), default=None,
+                   help="condition gaps between segments on the null text or the nearest segment's")
+    p.add_argument("--window-overlap", type=float, default=None,
+                   help="fraction of a transformer window its neighbour shares, for motions beyond max_latents")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,
@@ -73,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     opt = {k: (getattr(args, k) if getattr(args, k) is not None else v[q]) for k, v in DEFAULTS[args.benchmark].items()}
     t0 = time.time()
     pipe = Pipeline.from_pretrained(args.model)
-    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise"):
+    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise", "gap_text", "window_overlap"):
         if getattr(args, name) is not None:
             pipe.sampler = dataclasses.replace(pipe.sampler, **{name: getattr(args, name)})
     ev = None
@@ -85,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             ev = Evaluator.from_checkpoint(args.evaluator, text_encoder=pipe.text_encoder, cache_path=cache)
         except CheckpointError:
             ev = Evaluator.from_checkpoint(args.evaluator, cache_path=cache)
-    elif args.benchmark == "t2m":
-        raise SystemExit("error: t2m needs --evaluator (train one with train/train_evaluator.py)")
+    elif args.benchmark in ("t2m", "segments"):
+        raise SystemExit(f"error: {args.benchmark} needs --evaluator (train one with train/train_evaluator.py)")
     ds = None
-    if args.benchmark in ("t2m", "keyframes") or (args.benchmark == "vae" and (
+    if args.benchmark in ("t2m", "keyframes", "segments") or (args.benchmark == "vae" and (
             not args.bvh_dir or (Path(args.data) / "clips.json").exists())):
         ds = MotionDataset(args.data)
 
@@ -99,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         result = benchmark.keyframes(pipe, ev, ds, clips=opt["clips"], seed=args.seed)
     elif args.benchmark == "vae":
         result = benchmark.vae(pipe, ev, ds, clips=opt["clips"], seed=args.seed, bvh_dirs=args.bvh_dir)
+    elif args.benchmark == "segments":
+        from .timeline import segments_benchmark
+        result = segments_benchmark(pipe, ev, ds, timelines=opt["timelines"], long_timelines=opt["long_timelines"],
+                                    runs=opt["runs"], seed=args.seed, gap=args.gap, scheme=args.scheme)
     else:
         result = benchmark.latency(pipe, runs=opt["runs"], seed=args.seed,
                                    seconds=tuple(args.seconds or benchmark.LATENCY_SECONDS))
