@@ -19,7 +19,7 @@ import torch
 
 from .model import noise
 from .model.diffusion import NoiseSchedule, ddim_sample
-from .segments import NULL_TEXT, plan_windows
+from .segments import NULL_TEXT, plan_passes
 
 
 @dataclass
@@ -35,6 +35,8 @@ class SamplerConfig:
     window: int = 0              # latents per transformer window for long motions; 0 = the transformer's max_latents
     window_overlap: float = 0.5  # fraction of a window its neighbour shares (momadiff.segments.plan_windows)
     gap_text: str = "null"       # condition of latents between segments: "null" (text dropped) or "nearest" segment's
+    segment_context: int = 16    # latents each side of a segment boundary that its transition passes see
+    segment_blend: int = 4       # latents each side of a boundary conditioned by a transition pass (0 = none)
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
@@ -137,52 +139,57 @@ def fill_for_display(latents: torch.Tensor, known: np.ndarray) -> torch.Tensor:
     return out
 
 
-def window_plan(transformer: torch.nn.Module, num_latents: int, config: SamplerConfig
-                ) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """The transformer windows over num_latents latents and each latent's owner window
-    (momadiff.segments.plan_windows with the config's window size and overlap)."""
+def pass_plan(transformer: torch.nn.Module, text_index: np.ndarray, config: SamplerConfig
+              ) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """The transformer passes (start, end, text) and each latent's owner pass, for the config's
+    window size, overlap and segment context (momadiff.segments.plan_passes)."""
     window = min(config.window or transformer.config.max_latents, transformer.config.max_latents)
-    return plan_windows(num_latents, window, min(window - 1, int(round(config.window_overlap * window))))
+    return plan_passes(text_index, window, min(window - 1, int(round(config.window_overlap * window))),
+                       config.segment_context, config.segment_blend)
 
 
 def conditions(transformer: torch.nn.Module, latents: torch.Tensor, known: np.ndarray, user: np.ndarray,
-               texts: torch.Tensor, text_index: np.ndarray, chosen: np.ndarray,
-               windows: list[tuple[int, int]], owner: np.ndarray, cfg_scale: float) -> torch.Tensor:
+               texts: torch.Tensor, chosen: np.ndarray, passes: list[tuple[int, int, int]],
+               owner: np.ndarray, cfg_scale: float) -> torch.Tensor:
     """The guided condition [len(chosen), C] of the chosen latents.
 
-    The transformer has one text token, so each latent's condition comes from a pass with its own
-    text (text_index [N]: a row of texts [K, text_dim], or NULL_TEXT) over the window that owns
-    it; every (window, text) pair needed, plus the null text per window for guidance, runs as one
-    batch. One window and one text is the plain sampler: batch [text] or [text, null]."""
+    The transformer has one text token, so each latent's condition comes from the pass that owns
+    it: its own text (a row of texts [K, text_dim], or NULL_TEXT) over its span of latents. The
+    passes needed, each with a null-text twin for guidance, run as one batch, shorter spans padded
+    at the end as in training. One text within max_latents is the plain sampler: [text] or
+    [text, null] over all latents."""
     guided = cfg_scale != 1.0
-    entries: dict[tuple[int, int], int] = {}
-    for j in chosen:
-        w, t = int(owner[j]), int(text_index[j])
-        for need in ((w, t), (w, NULL_TEXT)) if guided or t == NULL_TEXT else ((w, t),):
-            entries.setdefault(need, len(entries))
-    pairs = sorted(entries, key=lambda p: (p[0], p[1] == NULL_TEXT))     # a window's texts, then its null
-    row = {p: n for n, p in enumerate(pairs)}
-    lat, masked, key, text, drop = [], [], [], [], []
-    for w, t in pairs:
-        a, b = windows[w]
-        lat.append(latents[a:b])
-        masked.append(torch.from_numpy(~known[a:b]))
-        key.append(torch.from_numpy(user[a:b]))
-        text.append(texts[max(t, 0)])
-        drop.append(t == NULL_TEXT)
-    cond = transformer(torch.stack(lat), torch.stack(masked), torch.stack(text), pad=None,
-                       drop_text=torch.tensor(drop), key=torch.stack(key))          # [B, W, C]
+    need = sorted(set(owner[chosen].tolist()))
+    rows: list[tuple[int, bool]] = []                  # (pass, null text?)
+    for p in need:
+        rows.append((p, passes[p][2] == NULL_TEXT))
+        if guided and passes[p][2] != NULL_TEXT:
+            rows.append((p, True))
+    row = {r: n for n, r in enumerate(rows)}
+    width = max(passes[p][1] - passes[p][0] for p, _ in rows)
+    B, D = len(rows), latents.shape[1]
+    lat = torch.zeros(B, width, D)
+    masked = torch.ones(B, width, dtype=torch.bool)
+    key = torch.zeros(B, width, dtype=torch.bool)
+    pad = torch.ones(B, width, dtype=torch.bool)
+    text = torch.stack([texts[max(passes[p][2], 0)] for p, _ in rows])
+    for n, (p, _) in enumerate(rows):
+        a, b = passes[p][:2]
+        lat[n, :b - a] = latents[a:b]
+        masked[n, :b - a] = torch.from_numpy(~known[a:b])
+        key[n, :b - a] = torch.from_numpy(user[a:b])
+        pad[n, :b - a] = False
+    cond = transformer(lat, masked, text, pad=pad if pad.any() else None,
+                       drop_text=torch.tensor([d for _, d in rows]), key=key)          # [B, W, C]
     out = []
     for j in chosen:
-        w, t = int(owner[j]), int(text_index[j])
-        i = j - windows[w][0]
-        if t == NULL_TEXT:
-            out.append(cond[row[(w, t)], i])
-        elif guided:
-            u = cond[row[(w, NULL_TEXT)], i]
-            out.append(u + cfg_scale * (cond[row[(w, t)], i] - u))
-        else:
-            out.append(cond[row[(w, t)], i])
+        p = int(owner[j])
+        i = j - passes[p][0]
+        c = cond[row[(p, passes[p][2] == NULL_TEXT)], i]
+        if guided and passes[p][2] != NULL_TEXT:
+            u = cond[row[(p, True)], i]
+            c = u + cfg_scale * (c - u)
+        out.append(c)
     return torch.stack(out)
 
 
@@ -219,14 +226,13 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
         known[i] = True
     plan = plan_stages(num_latents, known, config.iterations, config.keyframe_stride, generator,
                        config.order)
-    windows, owner = window_plan(transformer, num_latents, config)
+    passes, owner = pass_plan(transformer, text_index, config)
     # Correlated starting noise (momadiff.model.noise.smooth): each latent's is still N(0, I), so each
     # sample's distribution is unchanged, but errors vary smoothly over time rather than as jitter.
     start = noise.smooth(num_latents, latent_dim, config.noise_corr, generator) if config.noise_corr > 0 else None
     for s, chosen in enumerate(plan, start=1):
         t0 = time.perf_counter()
-        c = conditions(transformer, latents, known, user, texts, text_index, chosen, windows, owner,
-                       config.cfg_scale)
+        c = conditions(transformer, latents, known, user, texts, chosen, passes, owner, config.cfg_scale)
         t1 = time.perf_counter()
         z = ddim_sample(head, c, schedule, config.ddim_steps, generator, temperature=config.temperature,
                         noise=None if start is None else start[chosen])

@@ -14,8 +14,10 @@ Three things live here, none of them touching a network:
   null text (the model's text-dropped condition): the motion there is shaped by the known
   latents on both sides, not pulled towards either neighbour's text (SamplerConfig.gap_text;
   measured in the README).
-- windows (`plan_windows`): the transformer was trained on at most max_latents latents, so a
-  longer motion is covered by overlapping windows of that length, all run on the same latents at
+- passes (`plan_passes`, `plan_windows`): each segment's latents take their condition from a
+  transformer pass over that segment plus a little of its neighbours (see plan_passes for why
+  not the whole timeline). The transformer was trained on at most max_latents latents, so a
+  longer span is covered by overlapping windows of that length, all run on the same latents at
   every stage; each latent takes its condition from the window in which it lies most centrally,
   so it always sees at least half an overlap of context on both sides.
 """
@@ -184,6 +186,39 @@ def plan_windows(num_latents: int, window: int, overlap: int) -> tuple[list[tupl
         right = np.where(b == num_latents, np.inf, b - 1 - idx)
         margin[w, inside] = np.minimum(left, right)[inside]
     return wins, margin.argmax(axis=0)
+
+
+def plan_passes(text_index: np.ndarray, window: int, overlap: int, context: int, blend: int
+                ) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """The transformer passes that give every latent its condition: (start, end, text) spans of
+    latents, and owner [N]: the pass each latent takes its condition from.
+
+    The transformer infers much of a motion from the latents it sees, and a training crop never
+    holds two kinds of motion: a pass that shows a walk's text some hands-up latents stops the
+    walk during in-fill (measured: 1.2 m/s after stage 1, 0.2 m/s at the end, even with only 8
+    such latents in view). So each run of latents under one text (a segment, or a gap under
+    NULL_TEXT) takes its condition from passes over itself alone, cut into overlapping windows
+    when longer than `window`; and the `blend` latents on each side of a boundary take theirs
+    from a transition pass with their own text over `context` latents on both sides, so the
+    transition is in-filled with both neighbours known."""
+    n = len(text_index)
+    owner = np.zeros(n, dtype=np.int64)
+    passes: list[tuple[int, int, int]] = []
+    cuts = np.flatnonzero(np.diff(text_index)) + 1
+    starts, ends = np.r_[0, cuts].astype(int), np.r_[cuts, n].astype(int)
+    for a, b in zip(starts, ends):
+        wins, own = plan_windows(int(b - a), window, overlap)
+        first = len(passes)
+        passes += [(int(a) + wa, int(a) + wb, int(text_index[a])) for wa, wb in wins]
+        owner[a:b] = first + own
+    if blend > 0 and context > 0:
+        half = min(context, window // 2)
+        for r, c in enumerate(cuts):
+            lo, hi = max(0, int(c) - half), min(n, int(c) + half)
+            for side, (x, y) in ((r, (max(starts[r], c - blend), c)), (r + 1, (c, min(ends[r + 1], c + blend)))):
+                passes.append((lo, hi, int(text_index[starts[side]])))
+                owner[x:y] = len(passes) - 1
+    return passes, owner
 
 
 def as_segments(items: Iterable[Segment | dict[str, Any]]) -> list[dict[str, Any]]:

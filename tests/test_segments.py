@@ -12,7 +12,7 @@ import torch
 from momadiff import GenerationError
 from momadiff import segments as sg
 from momadiff.__main__ import main as cli
-from momadiff.sampler import SamplerConfig, conditions, window_plan
+from momadiff.sampler import SamplerConfig, conditions, pass_plan
 from momadiff.ui import handlers as H
 from momadiff.ui.session import SessionError, read_session
 
@@ -108,30 +108,46 @@ def test_windows_cover_and_owners_see_context(n, window, overlap):
             assert b - 1 - j >= overlap // 2 - 1
 
 
-def test_conditions_take_each_latents_own_window_and_text(tiny_pipeline):
+def test_passes_keep_each_segment_to_itself_and_blend_at_boundaries():
+    tidx = np.r_[np.zeros(100, int), np.full(30, sg.NULL_TEXT), np.ones(20, int)]
+    passes, owner = sg.plan_passes(tidx, window=64, overlap=32, context=8, blend=2)
+    for j in range(len(tidx)):
+        a, b, t = passes[owner[j]]
+        assert a <= j < b and t == tidx[j]
+        near = min(c - j if j < c else j - c + 1 for c in (100, 130))      # 1 = next to a boundary
+        if near > 2:   # away from a boundary a latent's pass sees only its own segment
+            assert (tidx[a:b] == tidx[j]).all() and b - a <= 64
+        else:          # next to one, a transition pass sees both sides
+            assert len(set(tidx[a:b].tolist())) == 2 and b - a == 16
+    # one text: the passes are plain windows
+    passes, owner = sg.plan_passes(np.zeros(50, int), 64, 32, 8, 2)
+    assert passes == [(0, 50, 0)] and (owner == 0).all()
+
+
+def test_conditions_take_each_latents_own_pass_and_text(tiny_pipeline):
     tr = tiny_pipeline.transformer
     n = 150                                               # > max_latents = 64: several windows
-    cfg = SamplerConfig(cfg_scale=2.0)
-    wins, owner = window_plan(tr, n, cfg)
-    assert len(wins) > 2
+    cfg = SamplerConfig(cfg_scale=2.0, segment_context=6, segment_blend=2)
+    tidx = np.where(np.arange(n) < 100, 0, 1)
+    tidx[110:120] = sg.NULL_TEXT
+    passes, owner = pass_plan(tr, tidx, cfg)
+    assert len({p[:2] for p in passes}) > 4
     g = torch.Generator().manual_seed(0)
     lat = torch.randn(n, tr.config.latent_dim, generator=g)
     known = np.zeros(n, dtype=bool)
     known[::3] = True
     user = np.zeros(n, dtype=bool)
     texts = torch.randn(2, tr.config.text_dim, generator=g)
-    tidx = np.where(np.arange(n) < 70, 0, 1)
-    tidx[100:110] = sg.NULL_TEXT
-    chosen = np.array([j for j in range(n) if not known[j]][::4])
-    got = conditions(tr, lat, known, user, texts, tidx, chosen, wins, owner, cfg.cfg_scale)
+    chosen = np.array([j for j in range(n) if not known[j]][::2])
+    got = conditions(tr, lat, known, user, texts, chosen, passes, owner, cfg.cfg_scale)
     for k, j in enumerate(chosen):
-        a, b = wins[owner[j]]
+        a, b, t = passes[owner[j]]
         args = (lat[a:b][None], torch.from_numpy(~known[a:b])[None])
         u = tr(*args, texts[:1], drop_text=torch.tensor([True]))[0, j - a]
-        if tidx[j] == sg.NULL_TEXT:
+        if t == sg.NULL_TEXT:
             want = u
         else:
-            c = tr(*args, texts[tidx[j]][None], drop_text=torch.tensor([False]))[0, j - a]
+            c = tr(*args, texts[t][None], drop_text=torch.tensor([False]))[0, j - a]
             want = u + cfg.cfg_scale * (c - u)
         assert torch.allclose(got[k], want, atol=1e-5), j
 

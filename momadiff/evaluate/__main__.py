@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="condition gaps between segments on the null text or the nearest segment's")
     p.add_argument("--window-overlap", type=float, default=None,
                    help="fraction of a transformer window its neighbour shares, for motions beyond max_latents")
+    p.add_argument("--segment-context", type=int, default=None,
+                   help="latents each side of a segment boundary that its transition passes see")
+    p.add_argument("--segment-blend", type=int, default=None,
+                   help="latents each side of a boundary conditioned by a transition pass (0 = none)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--split", default="test", help="t2m: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,
@@ -84,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     opt = {k: (getattr(args, k) if getattr(args, k) is not None else v[q]) for k, v in DEFAULTS[args.benchmark].items()}
     t0 = time.time()
     pipe = Pipeline.from_pretrained(args.model)
-    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise", "gap_text", "window_overlap"):
+    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise", "gap_text", "window_overlap",
+                 "segment_context", "segment_blend"):
         if getattr(args, name) is not None:
             pipe.sampler = dataclasses.replace(pipe.sampler, **{name: getattr(args, name)})
     ev = None
