@@ -6,6 +6,12 @@ fills the masked latents that are farthest from anything known, so the gaps clos
 (coarse to fine). Each stage runs the transformer once (twice the batch with guidance), guides the
 per-latent condition (classifier-free guidance on the transformer only), then the diffusion head
 denoises just the latents chosen for that stage with DDIM. The head is never guided.
+
+A timeline of prompts (momadiff.segments) gives each latent its own text: the transformer has one
+text token, so each stage runs it once per segment over that segment's latents (and once over each
+boundary, seeing both sides), and each latent takes its condition from its own pass. Motions
+longer than the transformer's max_latents run it over overlapping windows of that length, all in
+the same stages, so stage 1 still spreads over the whole motion.
 """
 from __future__ import annotations
 
