@@ -42,7 +42,7 @@ class SamplerConfig:
     window_overlap: float = 0.5  # fraction of a window its neighbour shares (momadiff.segments.plan_windows)
     gap_text: str = "null"       # condition of latents between segments: "null" (text dropped) or "nearest" segment's
     segment_context: int = 16    # latents each side of a segment boundary that its transition passes see
-    segment_blend: int = 4       # latents each side of a boundary conditioned by a transition pass (0 = none)
+    segment_blend: int = 1       # latents each side of a boundary conditioned by a transition pass (0 = none)
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:

@@ -200,17 +200,21 @@ def plan_passes(text_index: np.ndarray, window: int, overlap: int, context: int,
     NULL_TEXT) takes its condition from passes over itself alone, cut into overlapping windows
     when longer than `window`; and the `blend` latents on each side of a boundary take theirs
     from a transition pass with their own text over `context` latents on both sides, so the
-    transition is in-filled with both neighbours known."""
+    transition is in-filled with both neighbours known. A gap's passes see `context` latents of
+    its neighbours too: a gap is the in-fill from one segment into the next."""
     n = len(text_index)
     owner = np.zeros(n, dtype=np.int64)
     passes: list[tuple[int, int, int]] = []
     cuts = np.flatnonzero(np.diff(text_index)) + 1
     starts, ends = np.r_[0, cuts].astype(int), np.r_[cuts, n].astype(int)
     for a, b in zip(starts, ends):
-        wins, own = plan_windows(int(b - a), window, overlap)
+        # A gap is free in-fill between its neighbours: its passes see `context` latents of each.
+        pad = min(context, window // 4) if text_index[a] == NULL_TEXT else 0
+        lo, hi = max(0, int(a) - pad), min(n, int(b) + pad)
+        wins, own = plan_windows(hi - lo, window, overlap)
         first = len(passes)
-        passes += [(int(a) + wa, int(a) + wb, int(text_index[a])) for wa, wb in wins]
-        owner[a:b] = first + own
+        passes += [(lo + wa, lo + wb, int(text_index[a])) for wa, wb in wins]
+        owner[a:b] = first + own[a - lo:b - lo]
     if blend > 0 and context > 0:
         half = min(context, window // 2)
         for r, c in enumerate(cuts):
