@@ -186,7 +186,8 @@ def _raw_call(live_app, body: str) -> list:
                                              (4, "cfg_scale must be between")])
 def test_api_refuses_nan_sent_raw(live_app, client, position, match):
     # gradio_client refuses to send NaN; a raw HTTP caller can (Python's JSON parser reads it).
-    args = ['"walk"', "2.0", "0", '"[]"', "3.0", "2", "2"]
+    # A raw caller sends every input, segments_json (the last) included; gradio_client fills defaults.
+    args = ['"walk"', "2.0", "0", '"[]"', "3.0", "2", "2", '"[]"']
     args[position] = "NaN"
     body = '{"data": [' + ", ".join(args) + "]}"
     out = _raw_call(live_app, body)
