@@ -85,14 +85,17 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
     max_frames = int(MAX_SECONDS * 20)
 
     def generate(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
-                 iterations: int, ddim_steps: int, root_path_json: str = "") -> Iterator[tuple[Any, ...]]:
+                 iterations: int, ddim_steps: int, root_path_json: str = "",
+                 segments_json: str = "[]") -> Iterator[tuple[Any, ...]]:
         """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}, or
-        partial keys {frame, joints: {joint name: [x, y, z]}}) and an optional root path (JSON list
-        of [frame, x, z] or [frame, x, z, heading_degrees]).
+        partial keys {frame, joints: {joint name: [x, y, z]}}), an optional root path (JSON list
+        of [frame, x, z] or [frame, x, z, heading_degrees]) and an optional timeline of prompts
+        (segments_json: a JSON list of {text, start, end} in seconds; when not empty it replaces
+        text, and the duration must reach the last end).
         Returns: stage bar, filmstrip, status, skeleton video,
         [motion.npy, motion.bvh, session.json, motion.glb], GLB preview (the mannequin, in place)."""
         yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps,
-                              root_path_json)
+                              root_path_json, segments_json)
 
     private = {"api_visibility": "private"}
     # delete_cache: Gradio copies every output file into its own cache; prune that at the same age
@@ -123,6 +126,9 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 # The root path of the /generate API (the studio's path drawing will write here).
                 root_path = gr.Textbox(value="", visible="hidden", elem_id="momadiff-root-path",
                                        label="root path JSON")
+                # The timeline's prompt segments as JSON (the studio's bars write it); [] = the prompt box.
+                segments = gr.Textbox(value="[]", visible="hidden", elem_id="momadiff-segments",
+                                      label="segments JSON")
                 with gr.Accordion("Key poses from a motion", open=False):
                     with gr.Tab("Last generated motion"):
                         with gr.Row():
@@ -165,7 +171,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 with gr.Accordion("How it works", open=False):
                     gr.Markdown(how_it_works(pipe))
 
-        go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim, root_path],
+        go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim, root_path, segments],
                  [stagebar, strip, status, video, files, glb], api_name="generate"
                  ).then(H.mesh_video, files, mesh, **private)
         dice.click(H.random_seed, None, seed, **private)
@@ -179,7 +185,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         bvh_btn.click(H.use_bvh_frame, [bvh_state, bvh_frame, selected, keys, seconds], [keys, notice],
                       **private)
         session_file.upload(H.load_session, session_file,
-                            [prompt, seconds, seed, keys, cfg, iters, ddim, notice], **private)
+                            [prompt, seconds, seed, keys, cfg, iters, ddim, segments, notice], **private)
     demo.queue(default_concurrency_limit=1)
     return demo
 

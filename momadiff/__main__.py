@@ -49,8 +49,11 @@ def _load_keys(path: str):
 
 def _generate(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m momadiff generate", description="Generate a motion from text.")
-    p.add_argument("text")
-    p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("text", nargs="?", default=None, help="the prompt (or give --segment instead)")
+    p.add_argument("--segment", action="append", default=None, metavar="START:END:TEXT",
+                   help="a timeline segment in seconds, e.g. 0:4:a person walks forward (repeatable)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="duration (default: 6, or the last segment's end)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keyframes", help="keys.json (see README)")
     p.add_argument("--path", help="path.json: root-path waypoints [[frame, x, z(, heading)], ...]")
@@ -64,12 +67,19 @@ def _generate(argv: list[str]) -> int:
     from .model.checkpoint import CheckpointError
     from .keyframes import KeyframeError
     from .pipeline import GenerationError, Pipeline
+    from .segments import parse_cli_segment, parse_segments
     try:
+        segments = None
+        if a.segment:
+            segments = parse_segments([parse_cli_segment(s) for s in a.segment])
+        elif a.text is None:
+            raise GenerationError("give a TEXT or at least one --segment START:END:TEXT")
         keys = _load_keys(a.keyframes) if a.keyframes else []
         path = _load_path(a.path) if a.path else []
         pipe = Pipeline.from_pretrained(a.model)
         motion = pipe.generate(a.text, seconds=a.seconds, seed=a.seed, keyframes=keys, cfg_scale=a.cfg_scale,
-                               iterations=a.iterations, ddim_steps=a.ddim_steps, root_path=path)
+                               iterations=a.iterations, ddim_steps=a.ddim_steps, root_path=path,
+                               segments=segments)
     except (GenerationError, KeyframeError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -90,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m momadiff {generate,render} ...\n"
               "  generate TEXT [--seconds S] [--seed N] [--keyframes keys.json] [--path path.json] [--out DIR]\n"
+              "  generate --segment START:END:TEXT [--segment ...] [--seconds S] [--seed N] [--out DIR]\n"
               "  render motion.npy --out DIR")
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]

@@ -27,6 +27,8 @@ from .model.diffusion import NoiseSchedule, ScheduleConfig
 from .model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
 from .keyframes import Keyframe
 from .sampler import SamplerConfig, Stage, iter_sample
+from . import segments as sg
+from .segments import Segment
 from .model.text import TextEncoder, get_text_encoder
 from .model.transformer import MaskedTransformer, TransformerConfig
 from .model.vae import MotionVAE, VAEConfig
@@ -34,7 +36,7 @@ from .model.vae import MotionVAE, VAEConfig
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "model"
 
 # Server-side limits: a request beyond them is refused, whatever the UI allows.
-MAX_SECONDS = 12.0
+MAX_SECONDS = sg.MAX_TOTAL_SECONDS   # beyond the transformer's window (12.8 s) it runs over overlapping windows
 MIN_SECONDS = 1.0
 MAX_TEXT_CHARS = 1000
 MAX_ITERATIONS = 64
@@ -60,6 +62,7 @@ class Motion:
     fps: int = skeleton.FPS
     root_path: list[cons.Waypoint] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)   # constraints the body could not meet exactly
+    segments: list[Segment] = field(default_factory=list)   # the timeline of prompts, if one was given
 
     @property
     def num_frames(self) -> int:
@@ -193,14 +196,31 @@ class Pipeline:
         return self.decode(mu[0], n, unit_scale=False)
 
     # ----------------------------------------------------------------------------------------
-    def _settings(self, text: str, seconds: float | None, num_frames: int | None, seed: int,
-                  keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature
-                  ) -> tuple[str, int, list[Keyframe], SamplerConfig]:
-        if not isinstance(text, str) or not text.strip():
+    def _segments(self, text: str | None, segments: Any, seconds: float | None, num_frames: int | None
+                  ) -> tuple[list[Segment], float | None]:
+        """The validated timeline (empty for a plain text request) and the duration it implies
+        when none was given: the last segment's end."""
+        if segments is None:
+            return [], seconds
+        if text is not None and (not isinstance(text, str) or text.strip()):
+            raise GenerationError("give either a text or segments, not both (a text is a one-segment timeline)")
+        try:
+            segs = sg.parse_segments(segments, MAX_SECONDS)
+        except sg.SegmentError as e:
+            raise GenerationError(str(e)) from None
+        return segs, (segs[-1].end if seconds is None and num_frames is None else seconds)
+
+    def _settings(self, text: str | None, seconds: float | None, num_frames: int | None, seed: int,
+                  keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature,
+                  segs: Sequence[Segment] = ()) -> tuple[str, int, list[Keyframe], SamplerConfig]:
+        if segs:
+            text = " / ".join(sg.texts_of(segs))
+        elif not isinstance(text, str) or not text.strip():
             raise GenerationError("please describe the motion in the text box")
-        text = " ".join(text.split())
-        if len(text) > MAX_TEXT_CHARS:
-            raise GenerationError(f"the text is {len(text)} characters long; keep it under {MAX_TEXT_CHARS}")
+        else:
+            text = " ".join(text.split())
+            if len(text) > MAX_TEXT_CHARS:
+                raise GenerationError(f"the text is {len(text)} characters long; keep it under {MAX_TEXT_CHARS}")
         if num_frames is None:
             s = 6.0 if seconds is None else seconds
             try:
@@ -232,23 +252,29 @@ class Pipeline:
         pick("iterations", iterations, 1, MAX_ITERATIONS, int)
         pick("ddim_steps", ddim_steps, 1, MAX_DDIM_STEPS, int)
         pick("temperature", temperature, 0.0, 2.0, float)
+        if segs and num_frames < round(segs[-1].end * skeleton.FPS):
+            raise GenerationError(f"the motion is {num_frames / skeleton.FPS:g} s long but the last segment ends at "
+                                  f"{segs[-1].end:g} s")
         try:
             keys = kf.validate(keyframes or [], int(num_frames), max_keys=MAX_KEYFRAMES)
         except cons.ConstraintError as e:
             raise GenerationError(str(e)) from None
         return text, int(num_frames), keys, cfg
 
-    def iter_generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
+    def iter_generate(self, text: str | None = None, seconds: float | None = None, num_frames: int | None = None,
                       seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                       iterations: int | None = None, ddim_steps: int | None = None,
-                      temperature: float | None = None, root_path: Sequence[Any] = ()) -> Iterator[Stage]:
+                      temperature: float | None = None, root_path: Sequence[Any] = (),
+                      segments: Sequence[Segment | dict] | None = None) -> Iterator[Stage]:
         """Yield the sampler's stages; each carries the motion decoded so far (keys applied).
         keyframes: whole poses or partial keys (see Keyframe); root_path: pelvis waypoints
-        (frame, x, z) or (frame, x, z, heading_degrees), from two to one per frame."""
+        (frame, x, z) or (frame, x, z, heading_degrees), from two to one per frame; segments: a
+        timeline of prompts instead of one text (see generate)."""
+        segs, seconds = self._segments(text, segments, seconds, num_frames)
         settings = self._settings(text, seconds, num_frames, seed, keyframes, cfg_scale, iterations,
-                                  ddim_steps, temperature)
+                                  ddim_steps, temperature, segs)
         path, c = self._constraints(settings[1], settings[2], root_path)
-        yield from self._stream(*settings, seed, path, c)
+        yield from self._stream(*settings, seed, path, c, segs)
 
     def _constraints(self, T: int, keys: list[Keyframe], root_path: Sequence[Any]
                      ) -> tuple[list[cons.Waypoint], cons.Constraints]:
@@ -270,12 +296,18 @@ class Pipeline:
         return correction.misses(joints, self._constraints(len(joints), keys, root_path)[1])
 
     def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int,
-                path: Sequence[cons.Waypoint] = (), c: cons.Constraints | None = None) -> Iterator[Stage]:
+                path: Sequence[cons.Waypoint] = (), c: cons.Constraints | None = None,
+                segs: Sequence[Segment] = ()) -> Iterator[Stage]:
         """The sampler's stages for already validated settings."""
         t0 = time.perf_counter()
-        emb = self.encode_text(text)
-        t_text = time.perf_counter() - t0
         n = math.ceil(T / self.down)
+        if segs:
+            # One embedding per distinct text; each latent is conditioned on its own segment's.
+            emb = torch.stack([self.encode_text(t) for t in sg.texts_of(segs)])
+            text_index = sg.latent_texts(segs, n, self.down, skeleton.FPS, T, cfg.gap_text)
+        else:
+            emb, text_index = self.encode_text(text), None
+        t_text = time.perf_counter() - t0
         whole = [k for k in keys if not k.partial]
         user = self.key_latents(whole, n)
         gen = torch.Generator().manual_seed(int(seed))
@@ -292,7 +324,7 @@ class Pipeline:
 
         first = True
         for stage in iter_sample(self.transformer, self.head, self.schedule, emb, n, cfg, gen, user, decode,
-                                 control=control):
+                                 control=control, text_index=text_index):
             if first:
                 stage.seconds["text"] = t_text
                 first = False
@@ -304,19 +336,27 @@ class Pipeline:
             yield Stage(1, 1, known.copy(), known, np.zeros(n, dtype=bool), latents, decode(latents),
                         {"text": t_text})
 
-    def generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
+    def generate(self, text: str | None = None, seconds: float | None = None, num_frames: int | None = None,
                  seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                  iterations: int | None = None, ddim_steps: int | None = None,
-                 temperature: float | None = None, root_path: Sequence[Any] = ()) -> Motion:
-        """Generate a motion; see iter_generate. Same inputs and seed give the same joints.
+                 temperature: float | None = None, root_path: Sequence[Any] = (),
+                 segments: Sequence[Segment | dict] | None = None) -> Motion:
+        """Generate a motion. Same inputs and seed give the same joints.
+
+        Either text (one prompt for the whole motion) or segments: a timeline of prompts,
+        [{"text", "start", "end"}, ...] in seconds (momadiff.segments), each latent conditioned on
+        its own segment's text and gaps filled freely; the duration defaults to the last end.
+        Up to MAX_SECONDS either way. keyframes and root_path as in iter_generate;
         Motion.warnings lists the targets the body could not meet exactly, and by how much."""
+        segs, seconds = self._segments(text, segments, seconds, num_frames)
         text_c, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
-                                              cfg_scale, iterations, ddim_steps, temperature)
+                                              cfg_scale, iterations, ddim_steps, temperature, segs)
         path, c = self._constraints(T, keys, root_path)
-        stages = list(self._stream(text_c, T, keys, cfg, seed, path, c))
+        stages = list(self._stream(text_c, T, keys, cfg, seed, path, c, segs))
         totals: dict[str, float] = {}
         for s in stages:
             for k, v in s.seconds.items():
                 totals[k] = totals.get(k, 0.0) + v
         return Motion(joints=stages[-1].joints, stages=stages, text=text_c, seed=int(seed), keyframes=keys,
-                      settings=asdict(cfg), seconds=totals, root_path=path, warnings=correction.misses(stages[-1].joints, c))
+                      settings=asdict(cfg), seconds=totals, root_path=path, segments=list(segs),
+                      warnings=correction.misses(stages[-1].joints, c))

@@ -6,6 +6,12 @@ fills the masked latents that are farthest from anything known, so the gaps clos
 (coarse to fine). Each stage runs the transformer once (twice the batch with guidance), guides the
 per-latent condition (classifier-free guidance on the transformer only), then the diffusion head
 denoises just the latents chosen for that stage with DDIM. The head is never guided.
+
+A timeline of prompts (momadiff.segments) gives each latent its own text: the transformer has one
+text token, so each stage runs it once per segment over that segment's latents (and once over each
+boundary, seeing both sides), and each latent takes its condition from its own pass. Motions
+longer than the transformer's max_latents run it over overlapping windows of that length, all in
+the same stages, so stage 1 still spreads over the whole motion.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import torch
 
 from .model import noise
 from .model.diffusion import NoiseSchedule, ddim_sample
+from .segments import NULL_TEXT, plan_passes
 
 
 @dataclass
@@ -31,10 +38,19 @@ class SamplerConfig:
     noise_corr: float = 0.0      # correlation length (latents) of the head's starting noise over time; 0 = independent
     decode_noise: float = 0.0    # noise level a noise-conditioned VAE decoder is told generated latents have
     order: str = "spread"        # which masked latents a stage fills: see ORDERS
+    window: int = 0              # latents per transformer window for long motions; 0 = the transformer's max_latents
+    window_overlap: float = 0.5  # fraction of a window its neighbour shares (momadiff.segments.plan_windows)
+    gap_text: str = "null"       # condition of latents between segments: "null" (text dropped) or "nearest" segment's
+    segment_context: int = 16    # latents each side of a segment boundary that its transition passes see
+    segment_blend: int = 1       # latents each side of a boundary conditioned by a transition pass (0 = none)
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if self.gap_text not in ("null", "nearest"):
+            raise ValueError(f"gap_text must be 'null' or 'nearest', got {self.gap_text!r}")
+        if not 0.0 <= self.window_overlap < 1.0:
+            raise ValueError(f"window_overlap must be in [0, 1), got {self.window_overlap!r}")
 
 
 # How a stage picks the latents it fills (the count per stage is the same cosine schedule for all):
@@ -93,12 +109,16 @@ def plan_stages(num_latents: int, known: np.ndarray, iterations: int, keyframe_s
             free_idx = free_idx[torch.randperm(len(free_idx), generator=generator).numpy()]
         start = np.cumsum([0] + counts)
         return [np.sort(free_idx[a:b]) for a, b in zip(start[:-1], start[1:]) if b > a]
+    # Distance of every latent to the nearest known one, kept up to date pick by pick (O(N) per
+    # pick, so a 60 s motion's 600 latents plan in milliseconds).
+    near = np.full(num_latents, np.inf)
+    for p in idx[known]:
+        near = np.minimum(near, np.abs(idx - p))
     for c in counts:
         chosen: list[int] = []
         for _ in range(c):
             if known.any():
-                pos = idx[known]
-                dist = np.abs(idx[:, None] - pos[None, :]).min(axis=1).astype(np.float64)
+                dist = near.astype(np.float64)
             else:
                 # Nothing known yet: measure from just outside both ends, so the first pick is central.
                 dist = np.minimum(idx + 1, num_latents - idx).astype(np.float64)
@@ -106,6 +126,7 @@ def plan_stages(num_latents: int, known: np.ndarray, iterations: int, keyframe_s
             j = int(np.argmax(dist))
             chosen.append(j)
             known[j] = True
+            near = np.minimum(near, np.abs(idx - j))
         if chosen:
             plan.append(np.array(sorted(chosen)))
     return plan
@@ -124,21 +145,88 @@ def fill_for_display(latents: torch.Tensor, known: np.ndarray) -> torch.Tensor:
     return out
 
 
+def pass_plan(transformer: torch.nn.Module, text_index: np.ndarray, config: SamplerConfig
+              ) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """The transformer passes (start, end, text) and each latent's owner pass, for the config's
+    window size, overlap and segment context (momadiff.segments.plan_passes)."""
+    window = min(config.window or transformer.config.max_latents, transformer.config.max_latents)
+    return plan_passes(text_index, window, min(window - 1, int(round(config.window_overlap * window))),
+                       config.segment_context, config.segment_blend)
+
+
+def conditions(transformer: torch.nn.Module, latents: torch.Tensor, known: np.ndarray, user: np.ndarray,
+               texts: torch.Tensor, chosen: np.ndarray, passes: list[tuple[int, int, int]],
+               owner: np.ndarray, cfg_scale: float, control: torch.Tensor | None = None) -> torch.Tensor:
+    """The guided condition [len(chosen), C] of the chosen latents.
+
+    The transformer has one text token, so each latent's condition comes from the pass that owns
+    it: its own text (a row of texts [K, text_dim], or NULL_TEXT) over its span of latents. The
+    passes needed, each with a null-text twin for guidance, run as one batch, shorter spans padded
+    at the end as in training. One text within max_latents is the plain sampler: [text] or
+    [text, null] over all latents. control [N, control_dim]: per-latent constraints, the same in
+    every pass's guided and unguided rows (guidance is on text only)."""
+    guided = cfg_scale != 1.0
+    need = sorted(set(owner[chosen].tolist()))
+    rows: list[tuple[int, bool]] = []                  # (pass, null text?)
+    for p in need:
+        rows.append((p, passes[p][2] == NULL_TEXT))
+        if guided and passes[p][2] != NULL_TEXT:
+            rows.append((p, True))
+    row = {r: n for n, r in enumerate(rows)}
+    width = max(passes[p][1] - passes[p][0] for p, _ in rows)
+    B, D = len(rows), latents.shape[1]
+    lat = torch.zeros(B, width, D)
+    masked = torch.ones(B, width, dtype=torch.bool)
+    key = torch.zeros(B, width, dtype=torch.bool)
+    pad = torch.ones(B, width, dtype=torch.bool)
+    text = torch.stack([texts[max(passes[p][2], 0)] for p, _ in rows])
+    ctl = None if control is None else torch.zeros(B, width, control.shape[1])
+    for n, (p, _) in enumerate(rows):
+        a, b = passes[p][:2]
+        lat[n, :b - a] = latents[a:b]
+        if ctl is not None:
+            ctl[n, :b - a] = control[a:b]
+        masked[n, :b - a] = torch.from_numpy(~known[a:b])
+        key[n, :b - a] = torch.from_numpy(user[a:b])
+        pad[n, :b - a] = False
+    cond = transformer(lat, masked, text, pad=pad if pad.any() else None,
+                       drop_text=torch.tensor([d for _, d in rows]), key=key, control=ctl)   # [B, W, C]
+    out = []
+    for j in chosen:
+        p = int(owner[j])
+        i = j - passes[p][0]
+        c = cond[row[(p, passes[p][2] == NULL_TEXT)], i]
+        if guided and passes[p][2] != NULL_TEXT:
+            u = cond[row[(p, True)], i]
+            c = u + cfg_scale * (c - u)
+        out.append(c)
+    return torch.stack(out)
+
+
 @torch.no_grad()
 def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: NoiseSchedule,
                 text: torch.Tensor, num_latents: int, config: SamplerConfig,
                 generator: torch.Generator, user_latents: dict[int, torch.Tensor] | None = None,
                 decode: Callable[[torch.Tensor], np.ndarray] | None = None,
                 control: torch.Tensor | None = None,
+                text_index: np.ndarray | None = None, context: dict[int, torch.Tensor] | None = None,
                 ) -> Iterator[Stage]:
     """Yield one Stage per transformer iteration.
 
-    text [text_dim]: the caption embedding. user_latents: {latent index: [D] latent} from keyframes.
+    text: the caption embedding [text_dim], or one per segment text [K, text_dim] with
+    text_index [num_latents] saying which each latent is conditioned on (NULL_TEXT: the null
+    text; see momadiff.segments). user_latents: {latent index: [D] latent} from keyframes.
     decode: maps latents [N, D] to joints, called once per stage for display and the result.
     control [N, control_dim]: per-latent constraints (momadiff.model.control) for a transformer
     with a control input; the same in the guided and unguided halves (guidance is on text only).
+    context: {latent index: [D] latent} known from elsewhere (e.g. a window generated before):
+    fixed like keys, but not flagged to the transformer as keys encoded from a static pose.
+    Motions longer than the transformer's max_latents run it over overlapping windows.
     """
     user_latents = user_latents or {}
+    texts = text.reshape(-1, text.shape[-1])                                  # [K, text_dim]
+    if text_index is None:
+        text_index = np.zeros(num_latents, dtype=np.int64)
     latent_dim = head.config.latent_dim
     latents = torch.zeros(num_latents, latent_dim)
     user = np.zeros(num_latents, dtype=bool)
@@ -146,25 +234,19 @@ def iter_sample(transformer: torch.nn.Module, head: torch.nn.Module, schedule: N
         latents[i] = z
         user[i] = True
     known = user.copy()
+    for i, z in (context or {}).items():
+        latents[i] = z
+        known[i] = True
     plan = plan_stages(num_latents, known, config.iterations, config.keyframe_stride, generator,
                        config.order)
-    guided = config.cfg_scale != 1.0
-    batch = 2 if guided else 1
-    text_b = text.reshape(1, -1).expand(batch, -1)
-    drop = torch.tensor([False, True][:batch])
-    key = torch.from_numpy(user)[None].expand(batch, -1)
-    ctl = None if control is None else control[None].expand(batch, -1, -1)
+    passes, owner = pass_plan(transformer, text_index, config)
     # Correlated starting noise (momadiff.model.noise.smooth): each latent's is still N(0, I), so each
     # sample's distribution is unchanged, but errors vary smoothly over time rather than as jitter.
     start = noise.smooth(num_latents, latent_dim, config.noise_corr, generator) if config.noise_corr > 0 else None
     for s, chosen in enumerate(plan, start=1):
         t0 = time.perf_counter()
-        masked = torch.from_numpy(~known)[None].expand(batch, -1)
-        cond = transformer(latents[None].expand(batch, -1, -1), masked, text_b,
-                           pad=None, drop_text=drop, key=key, control=ctl)        # [B, N, C]
-        c = cond[0, chosen]
-        if guided:
-            c = cond[1, chosen] + config.cfg_scale * (cond[0, chosen] - cond[1, chosen])
+        c = conditions(transformer, latents, known, user, texts, chosen, passes, owner, config.cfg_scale,
+                       control)
         t1 = time.perf_counter()
         z = ddim_sample(head, c, schedule, config.ddim_steps, generator, temperature=config.temperature,
                         noise=None if start is None else start[chosen])

@@ -251,7 +251,7 @@ def test_session_round_trip_with_partial_keys_and_a_path(tiny_pipeline, tmp_path
     # a session's root path is not dropped silently by the page's restore
     p = tmp_path / "session.json"
     p.write_text(json.dumps(session))
-    assert "root path (3 waypoints) is not restored" in H.load_session(str(p))[7]
+    assert "root path (3 waypoints) is not restored" in H.load_session(str(p))[-1]
     # bad path JSON: one message, no traceback
     bad = list(H.generate(tiny_pipeline, "a person walks", 2.0, 5, "[]", 1.0, 2, 2, "[[0, 0]]"))
     assert len(bad) == 1 and "a root-path waypoint must be" in bad[0][2]

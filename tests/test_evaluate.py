@@ -254,3 +254,30 @@ def test_pop_rate_sees_a_jump_at_a_key_and_not_a_smooth_motion():
     assert M.pop_rate(smooth, [30], threshold=5.0) == 0.0
     assert M.pop_rate(jumped, [30], threshold=5.0) == 1.0   # 0.1 m * 20^2 = 40 m/s^2 at the step
     assert M.pop_rate(jumped, [5, 30], threshold=5.0) == 0.5
+
+
+def test_segments_benchmark_cli(tiny_model_dir, tiny_evaluator, tiny_data, tmp_path, capsys):
+    args = ["segments", "--model", str(tiny_model_dir), "--evaluator", str(tiny_evaluator / "evaluator.pt"),
+            "--data", str(tiny_data), "--timelines", "2", "--long-timelines", "2", "--runs", "1", "--out", str(tmp_path)]
+    assert evaluate_main(args) == 0
+    doc = json.loads((tmp_path / "segments.json").read_text())
+    rows = {r["motions"]: r for r in doc["rows"]}
+    assert {"segments of timelines", "single prompts, same lengths", "separate + linear cross-fade",
+            "60 s timelines (windows)"} <= set(rows) and doc["table"] in capsys.readouterr().out
+    assert 0 <= rows["segments of timelines"]["R@3"] <= 1 and rows["separate + linear cross-fade"]["jerk"] > 0
+    assert len(doc["settings"]["fid_windows"]) == 6 and rows["60 s timelines (windows)"]["total (s)"] > 0
+
+
+def test_crossfade_join_aligns_and_blends():
+    from momadiff.evaluate.timeline import CROSSFADE, crossfade_join
+    from momadiff.motion import skeleton
+    rest = skeleton.rest_pose().astype(np.float64)
+    a = np.repeat(rest[None], 30 + CROSSFADE, axis=0)
+    a[:, :, 2] += np.arange(len(a))[:, None] * 0.05               # walks along +Z
+    b = np.repeat(rest[None], 20, axis=0) + np.array([5.0, 0.0, -3.0])   # elsewhere, standing
+    out = crossfade_join([a, b], [30, 20])
+    assert out.shape == (50, 22, 3)
+    assert np.allclose(out[:30], a[:30], atol=1e-5)
+    # b is moved to where a stands at the boundary, so the join has no jump in position
+    assert np.abs(out[30 + CROSSFADE:, 0, [0, 2]] - a[30, 0, [0, 2]]).max() < 1e-5
+    assert np.linalg.norm(np.diff(out[:, 0], axis=0), axis=-1).max() < 0.051

@@ -186,8 +186,8 @@ def _raw_call(live_app, body: str) -> list:
                                              (4, "cfg_scale must be between")])
 def test_api_refuses_nan_sent_raw(live_app, client, position, match):
     # gradio_client refuses to send NaN; a raw HTTP caller can (Python's JSON parser reads it).
-    # (a raw HTTP body carries every input, the root path's "" included: Gradio refuses fewer)
-    args = ['"walk"', "2.0", "0", '"[]"', "3.0", "2", "2", '""']
+    # (a raw HTTP body carries every input, the root path's "" and segments' [] included: Gradio refuses fewer)
+    args = ['"walk"', "2.0", "0", '"[]"', "3.0", "2", "2", '""', '"[]"']
     args[position] = "NaN"
     body = '{"data": [' + ", ".join(args) + "]}"
     out = _raw_call(live_app, body)
@@ -336,11 +336,11 @@ def test_bad_session_upload_gives_message_then_a_good_one_loads(tmp_path, name):
             content = pickle.dumps(_Payload(str(marker)))
         path.write_bytes(content)
     out = H.load_session(str(path))
-    msg = out[7]
+    msg = out[-1]
     assert msg.startswith("Could not load this session:") and match in msg, msg
-    assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in out[:7])
+    assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in out[:8])
     assert "<script" not in msg and H.GENERIC_ERROR not in msg and not marker.exists()
-    text, seconds, seed, keys, cfg, it, ddim, msg = H.load_session(str(_good_session(tmp_path)))
+    text, seconds, seed, keys, cfg, it, ddim, segs, msg = H.load_session(str(_good_session(tmp_path)))
     assert (text, seconds, seed, cfg, it, ddim) == ("a person walks", 2.0, 3, 2.0, 2, 3) and "Restored" in msg
 
 
@@ -348,10 +348,10 @@ def test_huge_session_upload_is_refused_by_size_unread(tmp_path, monkeypatch):
     path = _sparse(tmp_path / "session.json", 200 * 2 ** 20)
     good = _good_session(tmp_path)
     _never_read(monkeypatch, path)
-    msg = H.load_session(str(path))[7]
+    msg = H.load_session(str(path))[-1]
     assert "too large to be a session" in msg, msg
     monkeypatch.undo()
-    assert "Restored" in H.load_session(str(good))[7]
+    assert "Restored" in H.load_session(str(good))[-1]
 
 
 # ------------------------------------------------------------------------------------------

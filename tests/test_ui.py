@@ -170,7 +170,7 @@ def test_session_round_trip_reproduces_the_motion_exactly(tiny_pipeline):
                         K.key_dict(33, _pose("bow"), False, "bow")])
     first = _run(tiny_pipeline, "  someone waves   with the right hand ", 2.5, 1234, keys, 2.5, 3, 5)[-1]
     session_path = first[4][2]
-    text, seconds, seed, keys2, cfg, it, ddim, msg = H.load_session(session_path)
+    text, seconds, seed, keys2, cfg, it, ddim, segs, msg = H.load_session(session_path)
     assert "Restored" in msg and (text, seconds, seed, cfg, it, ddim) == (
         "someone waves with the right hand", 2.5, 1234, 2.5, 3, 5)
     second = _run(tiny_pipeline, text, seconds, seed, keys2, cfg, it, ddim)[-1]
@@ -200,8 +200,8 @@ def test_malformed_session_gives_message(tmp_path, content, match):
     path = tmp_path / "session.json"
     path.write_bytes(content)
     out = H.load_session(str(path))
-    assert all(_is_update(v) for v in out[:7])
-    assert out[7].startswith("Could not load this session:")
+    assert all(_is_update(v) for v in out[:8])
+    assert out[-1].startswith("Could not load this session:")
     with pytest.raises((SessionError, KeyframeError), match=match):
         read_session(content)
 
@@ -211,7 +211,7 @@ def test_malformed_session_gives_message(tmp_path, content, match):
     ({"text": "walk " * 400}, "characters long"),
     ({"keys": _keys(10, 70)}, "outside the motion"),          # 3 s = 60 frames
     ({"keys": "[{]"}, "not valid JSON"),
-    ({"seconds": 50}, "between"),
+    ({"seconds": 90}, "between"),
     ({"seed": -3}, "seed"),
     ({"it": 0}, "iterations"),
 ])

@@ -6,6 +6,7 @@
     python -m momadiff.evaluate latency   --model DIR [--quick]
     python -m momadiff.evaluate wording   --model DIR --evaluator PATH --data data/bandai [--reference data/cmu ...] [--quick]
     python -m momadiff.evaluate control   --model DIR --evaluator PATH --data data/bandai [--quick]
+    python -m momadiff.evaluate segments  --model DIR --evaluator PATH --data data/bandai [--quick]
 
 --quick runs a small subset (a couple of minutes on 2 CPU cores) with fewer repeats; --clips,
 --repeats and --runs override the subset sizes either way.
@@ -28,6 +29,7 @@ DEFAULTS = {
     "latency": {"runs": (5, 1)},
     "wording": {"seeds": (3, 1)},
     "control": {"clips": (48, 8), "runs": (5, 1)},
+    "segments": {"timelines": (32, 8), "long_timelines": (32, 8), "runs": (3, 1)},
 }
 
 
@@ -52,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=None, help="wording: seeds per prompt")
     p.add_argument("--reference", action="append", default=None,
                    help="wording: more dataset folders whose real clips the evaluator retrieves among (default: data/cmu when built)")
+    p.add_argument("--timelines", type=int, default=None, help="segments: timelines of 4 segments of 3-8 s")
+    p.add_argument("--long-timelines", type=int, default=None, help="segments: 60 s timelines for the FID per window")
+    p.add_argument("--gap", type=float, default=0.0, help="segments: seconds between segments (free in-fill)")
+    p.add_argument("--scheme", choices=("windows", "sequential"), default="windows",
+                   help="segments: long motions as one process over overlapping windows, or window after window")
+    p.add_argument("--gap-text", choices=("null", "nearest"), default=None,
+                   help="condition gaps between segments on the null text or the nearest segment's")
+    p.add_argument("--window-overlap", type=float, default=None,
+                   help="fraction of a transformer window its neighbour shares, for motions beyond max_latents")
+    p.add_argument("--segment-context", type=int, default=None,
+                   help="latents each side of a segment boundary that its transition passes see")
+    p.add_argument("--segment-blend", type=int, default=None,
+                   help="latents each side of a boundary conditioned by a transition pass (0 = none)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--split", default="test", help="t2m, control: the split to score (tune on val, report test)")
     p.add_argument("--cfg-scale", type=float, default=None,
@@ -80,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     opt = {k: (getattr(args, k) if getattr(args, k) is not None else v[q]) for k, v in DEFAULTS[args.benchmark].items()}
     t0 = time.time()
     pipe = Pipeline.from_pretrained(args.model)
-    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise"):
+    for name in ("cfg_scale", "temperature", "noise_corr", "decode_noise", "gap_text", "window_overlap",
+                 "segment_context", "segment_blend"):
         if getattr(args, name) is not None:
             pipe.sampler = dataclasses.replace(pipe.sampler, **{name: getattr(args, name)})
     ev = None
@@ -92,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             ev = Evaluator.from_checkpoint(args.evaluator, text_encoder=pipe.text_encoder, cache_path=cache)
         except CheckpointError:
             ev = Evaluator.from_checkpoint(args.evaluator, cache_path=cache)
-    elif args.benchmark == "t2m":
-        raise SystemExit("error: t2m needs --evaluator (train one with train/train_evaluator.py)")
+    elif args.benchmark in ("t2m", "segments"):
+        raise SystemExit(f"error: {args.benchmark} needs --evaluator (train one with train/train_evaluator.py)")
     ds = None
-    if args.benchmark in ("t2m", "keyframes", "wording", "control") or (args.benchmark == "vae" and (
+    if args.benchmark in ("t2m", "keyframes", "wording", "control", "segments") or (args.benchmark == "vae" and (
             not args.bvh_dir or (Path(args.data) / "clips.json").exists())):
         ds = MotionDataset(args.data)
 
@@ -113,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         from .control import control
         results = control(pipe, ev, ds, clips=opt["clips"], seed=args.seed, split=args.split,
                           latency_runs=opt["runs"])
+    elif args.benchmark == "segments":
+        from .timeline import segments_benchmark
+        result = segments_benchmark(pipe, ev, ds, timelines=opt["timelines"], long_timelines=opt["long_timelines"],
+                                    runs=opt["runs"], seed=args.seed, gap=args.gap, scheme=args.scheme)
     else:
         result = benchmark.latency(pipe, runs=opt["runs"], seed=args.seed,
                                    seconds=tuple(args.seconds or benchmark.LATENCY_SECONDS))

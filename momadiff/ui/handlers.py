@@ -21,7 +21,9 @@ import numpy as np
 
 from ..motion import bvh, skeleton
 from ..keyframes import key_error
-from ..pipeline import Pipeline
+from .. import userjson
+from ..pipeline import MAX_SECONDS, Pipeline
+from ..segments import SegmentError, parse_segments, texts_of
 from . import keys as K
 from .outputs import new_request_dir
 from .session import MAX_SESSION_BYTES, SessionError, make_session, read_session
@@ -193,16 +195,18 @@ def use_bvh_frame(bvh_joints: np.ndarray | None, bvh_frame: float, selected: str
 
 def load_session(file: Any) -> tuple[Any, ...]:
     """An uploaded session.json -> (text, seconds, seed, keys JSON, cfg, iterations, ddim steps,
-    message); every input left unchanged if the file is bad."""
+    segments JSON, message); every input left unchanged if the file is bad."""
     def run() -> tuple[Any, ...]:
         if file is None:
-            return (*(_no_change(),) * 7, "")
+            return (*(_no_change(),) * 8, "")
         path = _path(file)
         if path.stat().st_size > MAX_SESSION_BYTES:
             raise SessionError(f"{path.name} is too large to be a session")
         s = read_session(path.read_bytes())
+        n_seg = len(json.loads(s["segments_json"]))
         msg = (f"Restored the session: \"{s['text'][:60]}\", {s['seconds']:g} s, seed {s['seed']}, "
-               f"{len(json.loads(s['keys_json']))} keys. Press Generate to make the same motion again.")
+               f"{len(json.loads(s['keys_json']))} keys" + (f", {n_seg} segments" if n_seg else "") +
+               ". Press Generate to make the same motion again.")
         if s["root_path_json"]:
             # The page has no root-path input yet (the API has: root_path_json); say so rather than drop it.
             msg += (f" Its root path ({len(json.loads(s['root_path_json']))} waypoints) is not restored on this "
@@ -210,8 +214,8 @@ def load_session(file: Any) -> tuple[Any, ...]:
         notify(msg, "info")
         opt = lambda v: _no_change() if v is None else v
         return (s["text"], s["seconds"], s["seed"], s["keys_json"], opt(s["cfg_scale"]), opt(s["iterations"]),
-                opt(s["ddim_steps"]), msg)
-    return _guard(run, lambda m: (*(_no_change(),) * 7, f"Could not load this session: {m}"))
+                opt(s["ddim_steps"]), s["segments_json"], msg)
+    return _guard(run, lambda m: (*(_no_change(),) * 8, f"Could not load this session: {m}"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -263,20 +267,36 @@ def _filmstrip(joints: np.ndarray, key_frames: Sequence[int]) -> np.ndarray:
     return filmstrip(joints, frames.tolist(), thumb_size=112, highlight_frames=key_frames)
 
 
+def parse_segments_json(segments_text: Any) -> list[dict[str, Any]] | None:
+    """The timeline's JSON text -> the segments as given (validated by the pipeline), or None for
+    no timeline (empty text or an empty list: the prompt box is the one text)."""
+    if segments_text is None or not str(segments_text).strip():
+        return None
+    data = userjson.loads(str(segments_text), "segments", SegmentError)
+    if isinstance(data, list) and not data:
+        return None
+    if not isinstance(data, list):
+        raise SegmentError("segments JSON must be a list of {\"text\", \"start\", \"end\"} objects")
+    return data
+
+
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
-             iterations: Any, ddim_steps: Any, root_path_text: str | None = "") -> Iterator[tuple[Any, ...]]:
+             iterations: Any, ddim_steps: Any, root_path_text: str | None = "",
+             segments_text: str = "[]") -> Iterator[tuple[Any, ...]]:
     """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files,
     GLB preview): once per sampler stage, once with the files, once with the video and GLB.
-    keys_text may hold partial keys; root_path_text a JSON list of [frame, x, z(, heading)].
-    Bad input yields a single message instead; nothing raises."""
+    keys_text may hold partial keys; root_path_text a JSON list of [frame, x, z(, heading)];
+    segments_text a JSON timeline [{"text", "start", "end"}, ...] (seconds): when it holds any
+    segment, they replace the prompt. Bad input yields a single message instead; nothing raises."""
     keep = _no_change
     t_start = time.perf_counter()
     try:
         keys = K.parse_keys(keys_text)
         path = K.parse_path(root_path_text)
-        stream = pipe.iter_generate(text, seconds=seconds, seed=_as_seed(seed), keyframes=K.to_keyframes(keys),
-                                    cfg_scale=cfg_scale, iterations=iterations, ddim_steps=ddim_steps,
-                                    root_path=path)
+        segments = parse_segments_json(segments_text)
+        stream = pipe.iter_generate(None if segments else text, seconds=seconds, seed=_as_seed(seed),
+                                    keyframes=K.to_keyframes(keys), cfg_scale=cfg_scale, iterations=iterations,
+                                    ddim_steps=ddim_steps, root_path=path, segments=segments)
         stages = []
         key_frames = [k["frame"] for k in keys]
         for stage in stream:   # the first next() validates the request: errors surface here
@@ -299,10 +319,11 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
         out = new_request_dir()
         np.save(out / "motion.npy", joints)
         bvh.save(out / "motion.bvh", joints, fps=skeleton.FPS)
-        clean_text = " ".join(text.split())
+        segs = parse_segments(segments, MAX_SECONDS) if segments else []
+        clean_text = " / ".join(texts_of(segs)) if segs else " ".join(text.split())
         settings = {"cfg_scale": cfg_scale, "iterations": iterations, "ddim_steps": ddim_steps}
         session = make_session(clean_text, float(seconds), int(_as_seed(seed)), keys, settings, len(joints), pipe,
-                               root_path=path)
+                               root_path=path, segments=segs)
         (out / "session.json").write_text(json.dumps(session, indent=1), encoding="utf-8")
         files = [str(out / n) for n in ("motion.npy", "motion.bvh", "session.json")]
         err = key_error(joints, K.to_keyframes(keys)) if keys else np.zeros(0)

@@ -2,18 +2,22 @@
 
     {"format": "momadiff-session", "version": 1, "text", "seconds", "num_frames", "seed",
      "keyframes": [key dicts, see keys.py], "root_path": [[frame, x, z(, heading)], ...] (optional),
-     "settings": {"cfg_scale", "iterations", "ddim_steps"}, "model": {...}, "created"}
+     "settings": {"cfg_scale", "iterations", "ddim_steps"},
+     "segments": [{"text", "start", "end"}, ...] (optional: absent or [] = one text),
+     "model": {...}, "created"}
 
 The keys are stored exactly as Generate used them (already rounded by keys.key_dict), so loading
 a session and generating again reproduces the motion bit for bit on the same model.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from typing import Any
 
 from .. import __version__, userjson
+from ..segments import SegmentError, as_segments, parse_segments
 from ..pipeline import MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS, MIN_SECONDS, Pipeline
 from .. import constraints as cons
 from .keys import keys_from_data, keys_json, path_json
@@ -37,22 +41,26 @@ def model_info(pipe: Pipeline) -> dict[str, Any]:
 
 
 def make_session(text: str, seconds: float, seed: int, keys: list[dict[str, Any]], settings: dict[str, Any],
-                 num_frames: int, pipe: Pipeline, root_path: list[cons.Waypoint] | None = None) -> dict[str, Any]:
+                 num_frames: int, pipe: Pipeline, root_path: list[cons.Waypoint] | None = None,
+                 segments: list[Any] | None = None) -> dict[str, Any]:
     """The session dict of a generation: keys are the key dicts Generate used; settings left None
-    were the model's defaults, recorded as their values so a later default change can't alter it."""
+    were the model's defaults, recorded as their values so a later default change can't alter it;
+    segments (Segment objects or dicts) the timeline of prompts, if one was used."""
     defaults = asdict(pipe.sampler)
     resolved = {name: (defaults[name] if settings.get(name) is None else settings[name])
                 for name in ("cfg_scale", "iterations", "ddim_steps")}
     return {"format": FORMAT, "version": VERSION, "app_version": __version__, "text": text,
             "seconds": float(seconds), "num_frames": int(num_frames), "seed": int(seed),
             "keyframes": list(keys), "root_path": [w.to_list() for w in root_path or []], "settings": resolved,
+            "segments": as_segments(segments or []),
             "model": model_info(pipe), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
 def read_session(data: bytes | str) -> dict[str, Any]:
     """Parse and check a session file. Returns {"text", "seconds", "seed", "keys_json",
-    "root_path_json", "cfg_scale", "iterations", "ddim_steps", "model"}; raises SessionError (or
-    KeyframeError / ConstraintError for bad keys or path) with a message for the user."""
+    "root_path_json", "cfg_scale", "iterations", "ddim_steps", "segments_json", "model"}; raises
+    SessionError (or KeyframeError / ConstraintError for bad keys or path) with a message for the
+    user. Sessions written before segments existed have none: segments_json "[]"."""
     if isinstance(data, bytes):
         if len(data) > MAX_SESSION_BYTES:
             raise SessionError(f"this file is {len(data) // 1024} kB; a session is at most "
@@ -84,8 +92,18 @@ def read_session(data: bytes | str) -> dict[str, Any]:
                                f"{'whole ' if whole else ''}number from {lo:g} to {hi:g}")
     keys = keys_from_data(doc.get("keyframes") or [])
     path = cons.parse_path(doc.get("root_path") or [])
+    segments = doc.get("segments") or []
+    if segments:
+        try:
+            segments = as_segments(parse_segments(segments, MAX_SECONDS))
+        except SegmentError as e:
+            raise SessionError(f"the session's timeline: {e}") from None
+        if segments[-1]["end"] > seconds + 1e-9:
+            raise SessionError(f"the session's last segment ends at {segments[-1]['end']:g} s, after its "
+                               f"duration of {seconds:g} s")
     whole = lambda name: None if settings.get(name) is None else int(settings[name])
     return {"text": text, "seconds": float(seconds), "seed": seed, "keys_json": keys_json(keys),
             "root_path_json": path_json(path),
             "cfg_scale": settings.get("cfg_scale"), "iterations": whole("iterations"),
-            "ddim_steps": whole("ddim_steps"), "model": doc.get("model") or {}}
+            "ddim_steps": whole("ddim_steps"), "segments_json": json.dumps(segments),
+            "model": doc.get("model") or {}}
