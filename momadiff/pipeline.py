@@ -24,7 +24,7 @@ from .model.diffhead import DiffHeadConfig, DiffusionHead
 from .model.diffusion import NoiseSchedule, ScheduleConfig
 from .model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
 from .keyframes import Keyframe
-from .sampler import SamplerConfig, Stage, iter_sample
+from .sampler import ORDERS, SamplerConfig, Stage, iter_sample
 from .model.text import TextEncoder, get_text_encoder
 from .model.transformer import MaskedTransformer, TransformerConfig
 from .model.vae import MotionVAE, VAEConfig
@@ -187,8 +187,8 @@ class Pipeline:
 
     # ----------------------------------------------------------------------------------------
     def _settings(self, text: str, seconds: float | None, num_frames: int | None, seed: int,
-                  keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature
-                  ) -> tuple[str, int, list[Keyframe], SamplerConfig]:
+                  keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature,
+                  order: str | None = None) -> tuple[str, int, list[Keyframe], SamplerConfig]:
         if not isinstance(text, str) or not text.strip():
             raise GenerationError("please describe the motion in the text box")
         text = " ".join(text.split())
@@ -225,6 +225,10 @@ class Pipeline:
         pick("iterations", iterations, 1, MAX_ITERATIONS, int)
         pick("ddim_steps", ddim_steps, 1, MAX_DDIM_STEPS, int)
         pick("temperature", temperature, 0.0, 2.0, float)
+        if order is not None:
+            if not isinstance(order, str) or order not in ORDERS:
+                raise GenerationError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+            cfg.order = order
         try:
             keys = kf.validate(keyframes or [], int(num_frames), max_keys=MAX_KEYFRAMES)
         except kf.KeyframeError as e:
@@ -234,10 +238,12 @@ class Pipeline:
     def iter_generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
                       seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                       iterations: int | None = None, ddim_steps: int | None = None,
-                      temperature: float | None = None) -> Iterator[Stage]:
-        """Yield the sampler's stages; each carries the motion decoded so far (keys applied)."""
+                      temperature: float | None = None, order: str | None = None) -> Iterator[Stage]:
+        """Yield the sampler's stages; each carries the motion decoded so far (keys applied).
+        order: which masked latents each stage fills (momadiff.sampler.ORDERS; default the
+        model's, "spread": keyframe latents first, as in the paper)."""
         yield from self._stream(*self._settings(text, seconds, num_frames, seed, keyframes,
-                                                cfg_scale, iterations, ddim_steps, temperature), seed)
+                                                cfg_scale, iterations, ddim_steps, temperature, order), seed)
 
     def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int) -> Iterator[Stage]:
         """The sampler's stages for already validated settings."""
@@ -267,10 +273,10 @@ class Pipeline:
     def generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
                  seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                  iterations: int | None = None, ddim_steps: int | None = None,
-                 temperature: float | None = None) -> Motion:
+                 temperature: float | None = None, order: str | None = None) -> Motion:
         """Generate a motion; see iter_generate. Same inputs and seed give the same joints."""
         text_c, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
-                                              cfg_scale, iterations, ddim_steps, temperature)
+                                              cfg_scale, iterations, ddim_steps, temperature, order)
         stages = list(self._stream(text_c, T, keys, cfg, seed))
         totals: dict[str, float] = {}
         for s in stages:
