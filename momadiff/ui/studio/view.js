@@ -1,0 +1,444 @@
+// The 3D view: a motion drawn from numbers (joints per stage, momadiff/ui/viewdata.py) with
+// three.js: floor grid, root path, skeleton, the project's mannequin (linear blend skinning with
+// rotations solved from the joints, rig.js), playback, stage replay and key posing (posing.js).
+//
+// It talks to the other studio parts through window events, so none needs to know the others:
+//   out: "momadiff-frame" {frame, frames}         the playhead moved (the timeline draws it)
+//        "momadiff-stage" {index, count, kinds, down, frames, done, live, summary}
+//   in:  "momadiff-seek" {frame}                  the timeline was clicked
+//        "momadiff-show-stage" {index}            the stage selector moved
+//        "momadiff-play-process"                  step through the stages, about a second each
+//        "momadiff-key-selected" {key or null}    pose this key (posing.js)
+import * as THREE from "./vendor/three/three.module.js";
+import { CHILDREN, LEFT, NUM_JOINTS, PARENTS, RIGHT, globalRotations } from "./rig.js";
+import { Orbit } from "./orbit.js";
+import { PoseEditor } from "./posing.js";
+
+const LIVE_DWELL_MS = 140;     // a streamed stage stays at least this long, so each one is seen
+const PROCESS_STEP_MS = 1000;  // "Play the process": one stage per second
+const MAX_FPS = 30;            // enough for a 20 fps motion; spares the CPU (software WebGL)
+const COLORS = { left: 0x266ebe, right: 0xd6372e, mid: 0x464c5c, key: 0xf59e0b, path: 0x2563eb };
+
+function b64(text, Type) {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Type(bytes.buffer);
+}
+
+export function hasWebGL() {
+  try {
+    const c = document.createElement("canvas");
+    return !!(c.getContext("webgl2") || c.getContext("webgl"));
+  } catch (e) {
+    return false;
+  }
+}
+
+/** Bones as cylinders and joints as spheres, one instanced mesh each. */
+class SkeletonMesh {
+  constructor(scene, opts = {}) {
+    const n = NUM_JOINTS;
+    const mat = new THREE.MeshStandardMaterial({ roughness: 0.6, transparent: !!opts.opacity,
+      opacity: opts.opacity || 1, depthTest: opts.depthTest !== false });
+    this.bones = new THREE.InstancedMesh(new THREE.CylinderGeometry(1, 1, 1, 8), mat, n - 1);
+    this.joints = new THREE.InstancedMesh(new THREE.SphereGeometry(1, 10, 8), mat.clone(), n);
+    for (const m of [this.bones, this.joints]) { m.frustumCulled = false; m.renderOrder = opts.renderOrder || 0; scene.add(m); }
+    const col = new THREE.Color();
+    for (let j = 0; j < n; j++) {
+      col.setHex(opts.color ?? (LEFT.has(j) ? COLORS.left : RIGHT.has(j) ? COLORS.right : COLORS.mid));
+      this.joints.setColorAt(j, col);
+      if (j > 0) this.bones.setColorAt(j - 1, col);
+    }
+    this.radius = opts.radius || 0.018;
+    this.m = new THREE.Matrix4(); this.q = new THREE.Quaternion(); this.s = new THREE.Vector3();
+    this.a = new THREE.Vector3(); this.b = new THREE.Vector3(); this.up = new THREE.Vector3(0, 1, 0);
+  }
+
+  set visible(v) { this.bones.visible = v; this.joints.visible = v; }
+
+  update(p) {
+    const { m, q, s, a, b } = this;
+    for (let j = 0; j < NUM_JOINTS; j++) {
+      a.set(p[3 * j], p[3 * j + 1], p[3 * j + 2]);
+      const r = j === 15 ? this.radius * 3.2 : this.radius * 1.35;
+      this.joints.setMatrixAt(j, m.compose(a, q.identity(), s.set(r, r, r)));
+      if (j === 0) continue;
+      const pj = PARENTS[j];
+      b.set(p[3 * pj], p[3 * pj + 1], p[3 * pj + 2]);
+      const len = a.distanceTo(b);
+      const dir = b.clone().sub(a).normalize();
+      q.setFromUnitVectors(this.up, len > 1e-9 ? dir : this.up);
+      this.bones.setMatrixAt(j - 1, m.compose(a.clone().add(b).multiplyScalar(0.5), q, s.set(this.radius, len, this.radius)));
+    }
+    this.bones.instanceMatrix.needsUpdate = true;
+    this.joints.instanceMatrix.needsUpdate = true;
+  }
+}
+
+/** The mannequin: a SkinnedMesh whose 22 bones sit flat under one group; each frame a bone gets
+ * its joint's position and its solved global rotation, so skinning follows the joints exactly. */
+class MannequinMesh {
+  constructor(scene, data) {
+    const g = new THREE.BufferGeometry();
+    g.setAttribute("position", new THREE.BufferAttribute(b64(data.positions, Float32Array), 3));
+    g.setIndex(new THREE.BufferAttribute(b64(data.index, Uint16Array), 1));
+    g.setAttribute("skinIndex", new THREE.BufferAttribute(b64(data.skin_index, Uint8Array), 4));
+    g.setAttribute("skinWeight", new THREE.BufferAttribute(b64(data.skin_weight, Float32Array), 4));
+    g.computeVertexNormals();
+    this.rest = Float32Array.from(data.rest_joints.flat());
+    const mat = new THREE.MeshStandardMaterial({ color: new THREE.Color().setRGB(0.78, 0.64, 0.50), roughness: 0.65 });
+    this.mesh = new THREE.SkinnedMesh(g, mat);
+    this.mesh.frustumCulled = false;
+    this.bones = [];
+    const inverses = [];
+    for (let j = 0; j < NUM_JOINTS; j++) {
+      const bone = new THREE.Bone();
+      this.mesh.add(bone);
+      this.bones.push(bone);
+      inverses.push(new THREE.Matrix4().makeTranslation(-this.rest[3 * j], -this.rest[3 * j + 1], -this.rest[3 * j + 2]));
+    }
+    this.mesh.bind(new THREE.Skeleton(this.bones, inverses), new THREE.Matrix4());
+    this.q = Array.from({ length: NUM_JOINTS }, () => new THREE.Quaternion());
+    scene.add(this.mesh);
+  }
+
+  set visible(v) { this.mesh.visible = v; }
+
+  update(p) {
+    globalRotations(p, this.rest, this.q);
+    for (let j = 0; j < NUM_JOINTS; j++) {
+      this.bones[j].position.set(p[3 * j], p[3 * j + 1], p[3 * j + 2]);
+      this.bones[j].quaternion.copy(this.q[j]);
+    }
+  }
+}
+
+export class View {
+  constructor(root, opts) {
+    this.root = root;
+    this.opts = opts;
+    this.canvas = root.querySelector(".mv-canvas");
+    this.wrap = root.querySelector(".mv-stage");
+    this.caption = root.querySelector(".mv-caption");
+    this.flash = root.querySelector(".mv-keyflash");
+    this.scrub = root.querySelector(".mv-scrub");
+    this.timeLabel = root.querySelector(".mv-time");
+    this.playBtn = root.querySelector(".mv-play");
+    this.loopBox = root.querySelector(".mv-loop");
+    this.speedSel = root.querySelector(".mv-speed");
+    this.showSel = root.querySelector(".mv-show");
+    this.followBox = root.querySelector(".mv-follow");
+    this.run = null;          // {id, fps, down, frames, keys, stages: Map, count, done, summary}
+    this.shown = 0;           // stage on screen
+    this.shownAt = 0;         // when it was first drawn
+    this.live = true;         // follow the stream (false once the user picks a stage)
+    this.process = null;      // "Play the process" timer state
+    this.t = 0;               // playhead, in frames (fractional while playing)
+    this.playing = true;
+    this.lastFrame = -1;
+    this.dirty = true;
+    this.times = {};          // performance.now() of first draws, for the browser test
+    this.init3d();
+    this.bindControls();
+    this.posing = new PoseEditor(this);
+    for (const [name, fn] of [["momadiff-seek", (d) => this.seek(d.frame)],
+      ["momadiff-show-stage", (d) => this.showStage(d.index, false)],
+      ["momadiff-play-process", () => this.playProcess()]]) {
+      window.addEventListener(name, (e) => fn(e.detail || {}));
+    }
+    let last = 0;
+    const loop = (now) => {
+      requestAnimationFrame(loop);
+      if (now - last < 1000 / MAX_FPS - 1) return;
+      const dt = Math.min(0.1, (now - last) / 1000);
+      last = now;
+      this.tick(now, dt);
+    };
+    requestAnimationFrame(loop);
+  }
+
+  init3d() {
+    this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: true, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    this.scene = new THREE.Scene();
+    this.scene.background = new THREE.Color(0xf3f4f6);
+    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x9ca3af, 1.6));
+    const sun = new THREE.DirectionalLight(0xffffff, 1.8);
+    sun.position.set(2, 4, 3);
+    this.scene.add(sun);
+    const grid = new THREE.GridHelper(30, 60, 0x9ca3af, 0xd1d5db);
+    grid.position.y = 0.0005;
+    this.scene.add(grid);
+    this.camera = new THREE.PerspectiveCamera(40, 1, 0.05, 100);
+    this.orbit = new Orbit(this.camera, this.canvas, () => { this.dirty = true; });
+    this.skeleton = new SkeletonMesh(this.scene);
+    this.ghost = new SkeletonMesh(this.scene, { color: COLORS.key, opacity: 0.55, radius: 0.014, depthTest: false, renderOrder: 2 });
+    this.ghost.visible = false;
+    const shadow = new THREE.Mesh(new THREE.CircleGeometry(0.28, 32),
+      new THREE.MeshBasicMaterial({ color: 0x000000, transparent: true, opacity: 0.12, depthWrite: false }));
+    shadow.rotation.x = -Math.PI / 2;
+    shadow.position.y = 0.002;
+    this.shadow = shadow;
+    this.scene.add(shadow);
+    this.path = new THREE.Line(new THREE.BufferGeometry(), new THREE.LineBasicMaterial({ color: COLORS.path }));
+    this.path.frustumCulled = false;
+    this.scene.add(this.path);
+    this.keyMarks = new THREE.Group();
+    this.scene.add(this.keyMarks);
+    this.head = new THREE.Mesh(new THREE.RingGeometry(0.05, 0.08, 24), new THREE.MeshBasicMaterial({ color: COLORS.path }));
+    this.head.rotation.x = -Math.PI / 2;
+    this.scene.add(this.head);
+    new ResizeObserver(() => this.resize()).observe(this.wrap);
+    this.resize();
+  }
+
+  loadMannequin(data) {
+    this.mannequin = new MannequinMesh(this.scene, data);
+    this.applyShow();
+    this.dirty = true;
+  }
+
+  resize() {
+    const w = Math.max(100, this.wrap.clientWidth), h = Math.max(100, this.wrap.clientHeight);
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.dirty = true;
+  }
+
+  bindControls() {
+    this.playBtn.addEventListener("click", () => this.setPlaying(!this.playing));
+    this.scrub.addEventListener("input", () => { this.setPlaying(false); this.seek(Number(this.scrub.value)); });
+    this.showSel.addEventListener("change", () => this.applyShow());
+    this.speedSel.addEventListener("change", () => { this.dirty = true; });
+  }
+
+  applyShow() {
+    const v = this.showSel.value, posing = this.posing && this.posing.active;
+    this.skeleton.visible = v !== "mannequin" || posing;
+    if (this.mannequin) this.mannequin.visible = v !== "skeleton";
+    if (this.mannequin) this.mannequin.mesh.material.opacity = posing ? 0.45 : 1;
+    if (this.mannequin) this.mannequin.mesh.material.transparent = posing;
+    this.dirty = true;
+  }
+
+  setPlaying(on) {
+    this.playing = on;
+    this.playBtn.textContent = on ? "⏸ Pause" : "▶ Play";
+    this.root.dataset.playing = on ? "1" : "0";
+  }
+
+  // ---------------------------------------------------------------- messages from the server
+  /** A message (momadiff/ui/viewdata.py), as JSON text or an object. */
+  push(msg) {
+    if (typeof msg === "string") {
+      if (!msg.trim()) return;
+      try { msg = JSON.parse(msg); } catch (e) { return; }
+    }
+    if (!msg || !msg.stage || !Array.isArray(msg.stage.joints)) return;
+    if (!this.run || this.run.id !== msg.run) {
+      this.run = { id: msg.run, fps: msg.fps || 20, down: msg.down || 4, frames: msg.frames, keys: msg.keys || [],
+        stages: new Map(), count: msg.stage.count, done: false, summary: "", t0: performance.now() };
+      this.shown = 0;
+      this.live = true;
+      this.stopProcess();
+      this.times[msg.run] = { received: performance.now() };
+      this.setPlaying(true);
+    }
+    const r = this.run;
+    const st = msg.stage;
+    const joints = new Float32Array(st.joints.length);
+    for (let i = 0; i < joints.length; i++) joints[i] = st.joints[i] / 1000;
+    r.stages.set(st.index, { index: st.index, count: st.count, kinds: st.kinds, joints });
+    r.count = st.count;
+    r.done = r.done || !!msg.done;
+    if (msg.summary) r.summary = msg.summary;
+    if (this.shown === 0) this.showStage(st.index, true);
+    this.announce();
+  }
+
+  /** Stage `index` of the current run on screen; live = chosen by the stream, not the user. */
+  showStage(index, live) {
+    const r = this.run;
+    if (!r || !r.stages.has(index)) return;
+    if (!live) { this.live = false; this.stopProcess(); }
+    this.shown = index;
+    this.shownAt = 0;
+    const st = r.stages.get(index);
+    this.frames = Math.round(st.joints.length / (3 * NUM_JOINTS));
+    this.motion = st.joints;
+    this.scrub.max = String(this.frames - 1);
+    this.updatePath();
+    this.lastFrame = -1;
+    this.dirty = true;
+    this.announce();
+  }
+
+  announce() {
+    const r = this.run;
+    if (!r) return;
+    const st = r.stages.get(this.shown);
+    this.root.dataset.run = r.id;
+    this.root.dataset.stage = String(this.shown);
+    this.root.dataset.count = String(r.count);
+    this.root.dataset.received = String(r.stages.size);
+    this.root.dataset.done = r.done ? "1" : "0";
+    this.caption.textContent = (r.summary ? r.summary + " · " : "") +
+      (r.count > 1 || !r.done ? "stage " + this.shown + " of " + r.count : "");
+    window.dispatchEvent(new CustomEvent("momadiff-stage", { detail: {
+      index: this.shown, count: r.count, kinds: st ? st.kinds : "", down: r.down, frames: this.frames,
+      done: r.done, live: this.live, received: [...r.stages.keys()], summary: r.summary, run: r.id } }));
+  }
+
+  playProcess() {
+    const r = this.run;
+    if (!r || r.stages.size === 0) return;
+    this.stopProcess();
+    this.live = false;
+    this.process = { next: performance.now() + PROCESS_STEP_MS };
+    this.showStage(Math.min(...r.stages.keys()), true);
+    this.setPlaying(true);
+    this.root.dataset.process = "1";
+  }
+
+  stopProcess() {
+    this.process = null;
+    this.root.dataset.process = "0";
+  }
+
+  // ---------------------------------------------------------------- playback
+  seek(frame) {
+    if (!this.frames) return;
+    this.t = Math.min(this.frames - 1, Math.max(0, Number(frame) || 0));
+    this.scrub.value = String(Math.round(this.t));
+    this.dirty = true;
+  }
+
+  poseAt(t) {
+    const f0 = Math.floor(t), f1 = Math.min(this.frames - 1, f0 + 1), a = t - f0, n = 3 * NUM_JOINTS;
+    const out = new Float32Array(n), m = this.motion;
+    for (let i = 0; i < n; i++) out[i] = m[f0 * n + i] * (1 - a) + m[f1 * n + i] * a;
+    return out;
+  }
+
+  updatePath() {
+    const n = 3 * NUM_JOINTS, pts = [];
+    for (let f = 0; f < this.frames; f++) pts.push(this.motion[f * n], 0.003, this.motion[f * n + 2]);
+    this.path.geometry.dispose();
+    this.path.geometry = new THREE.BufferGeometry();
+    this.path.geometry.setAttribute("position", new THREE.Float32BufferAttribute(pts, 3));
+    for (const c of [...this.keyMarks.children]) { c.geometry.dispose(); this.keyMarks.remove(c); }
+    for (const k of (this.run && this.run.keys) || []) {
+      if (k.frame >= this.frames) continue;
+      const m = new THREE.Mesh(new THREE.CircleGeometry(0.045, 16), new THREE.MeshBasicMaterial({ color: COLORS.key }));
+      m.rotation.x = -Math.PI / 2;
+      m.position.set(this.motion[k.frame * n], 0.004, this.motion[k.frame * n + 2]);
+      this.keyMarks.add(m);
+    }
+  }
+
+  tick(now, dt) {
+    const r = this.run;
+    if (r && this.shownAt > 0) {
+      // The stream moves on only once the stage on screen has been seen for a moment.
+      if (this.live && now - this.shownAt >= LIVE_DWELL_MS) {
+        const next = [...r.stages.keys()].filter((i) => i > this.shown).sort((a, b) => a - b)[0];
+        if (next !== undefined) this.showStage(next, true);
+      }
+      if (this.process && now >= this.process.next) {
+        const next = [...r.stages.keys()].filter((i) => i > this.shown).sort((a, b) => a - b)[0];
+        if (next !== undefined) { this.showStage(next, true); this.process.next = now + PROCESS_STEP_MS; }
+        else if (r.done) this.stopProcess();
+      }
+    }
+    if (this.posing.active) { if (this.dirty) this.draw(now); return; }
+    if (!this.motion) return;
+    if (this.playing) {
+      this.t += dt * r.fps * Number(this.speedSel.value || 1);
+      if (this.t > this.frames - 1) {
+        if (this.loopBox.checked || this.process) this.t = 0;
+        else { this.t = this.frames - 1; this.setPlaying(false); }
+      }
+      this.dirty = true;
+    }
+    if (this.dirty) this.draw(now);
+  }
+
+  draw(now) {
+    this.dirty = false;
+    const p = this.posing.active ? this.posing.pose : this.poseAt(this.t);
+    this.skeleton.update(p);
+    if (this.mannequin) this.mannequin.update(p);
+    this.shadow.position.set(p[0], 0.002, p[2]);
+    if (this.followBox.checked && !this.posing.active) {
+      const tx = p[0], tz = p[2];
+      this.orbit.target.x += (tx - this.orbit.target.x) * 0.2;
+      this.orbit.target.z += (tz - this.orbit.target.z) * 0.2;
+      this.orbit.update();
+      this.dirty = this.playing;
+    }
+    if (!this.posing.active) this.frameChanged();
+    this.renderer.render(this.scene, this.camera);
+    if (this.run && this.shownAt === 0) {
+      this.shownAt = now || performance.now();
+      const t = this.times[this.run.id];
+      const key = "stage" + this.shown;
+      if (t && !(key in t)) t[key] = performance.now();
+      if (t && this.run.done && this.shown === this.run.count && !("final" in t)) t.final = performance.now();
+    }
+  }
+
+  frameChanged() {
+    const f = Math.round(this.t);
+    this.head.position.set(this.motion[f * 66], 0.004, this.motion[f * 66 + 2]);
+    if (f === this.lastFrame) return;
+    const prev = this.lastFrame;
+    this.lastFrame = f;
+    this.scrub.value = String(f);
+    const r = this.run;
+    this.timeLabel.textContent = "frame " + f + " / " + (this.frames - 1) + " · " + (f / r.fps).toFixed(2) + " s";
+    this.root.dataset.frame = String(f);
+    // A key is marked while the playhead crosses it: its pose as an orange ghost, for a moment.
+    const crossed = (r.keys || []).find((k) => (prev < f ? k.frame > prev && k.frame <= f : k.frame === f));
+    if (crossed) {
+      this.ghost.update(Float32Array.from(crossed.joints.flat()));
+      this.ghost.visible = true;
+      this.flash.textContent = "key at frame " + crossed.frame;
+      this.flash.hidden = false;
+      this.ghostUntil = performance.now() + 700;
+    } else if (this.ghostUntil && performance.now() > this.ghostUntil) {
+      this.ghost.visible = false;
+      this.flash.hidden = true;
+      this.ghostUntil = 0;
+    }
+    window.dispatchEvent(new CustomEvent("momadiff-frame", { detail: { frame: f, frames: this.frames } }));
+  }
+}
+
+/** Build the view inside `element` (the gr.HTML's root). opts: {mannequinUrl, exampleUrl}. */
+export async function mount(element, opts) {
+  const root = element.querySelector(".mv");
+  if (!hasWebGL()) {
+    root.dataset.gl = "none";
+    root.querySelector(".mv-nogl").hidden = false;
+    root.querySelector(".mv-stage").hidden = true;
+    root.querySelector(".mv-controls").hidden = true;
+    window.dispatchEvent(new CustomEvent("momadiff-no-webgl"));
+    return null;
+  }
+  const view = new View(root, opts);
+  root.dataset.gl = "1";
+  window.momadiffView = view;
+  const pending = window.momadiffViewQueue || [];
+  window.momadiffViewQueue = { push: (m) => view.push(m) };
+  fetch(opts.mannequinUrl).then((r) => r.json()).then((d) => view.loadMannequin(d))
+    .catch((e) => console.warn("mannequin not loaded", e));
+  if (pending.length) pending.forEach((m) => view.push(m));
+  else if (opts.exampleUrl) {
+    fetch(opts.exampleUrl).then((r) => r.json()).then((m) => { if (!view.run) view.push(m); })
+      .catch((e) => console.warn("example not loaded", e));
+  }
+  root.dataset.ready = "1";
+  return view;
+}
