@@ -8,6 +8,10 @@ as its numbers arrive; no video is rendered for it. A message is a JSON object:
      "stage": {"index": i, "count": K, "kinds": "uuennmm...", "joints": [T*22*3 ints, mm]},
      "done": bool, "summary": str}
 
+The last message of a run has no "stage" but "count" and "done": true. Gradio may deliver only the
+latest of several quick yields, so the view fetches any stage it missed by run and index
+(momadiff/ui/stream.py: view_stage).
+
 `kinds` has one letter per latent: u = given by a key, e = generated in an earlier stage,
 n = generated in this stage, m = still masked (drawn interpolated between its known neighbours).
 Joints travel as whole millimetres: a 10 s motion is about 60 kB of JSON per stage.
@@ -53,6 +57,13 @@ def stage_message(run: str, stage: Stage, down: int, keys: Sequence[dict[str, An
             "stage": {"index": int(stage.index), "count": int(stage.num_stages), "kinds": kinds_string(stage),
                       "joints": joints_mm(stage.joints)},
             "done": bool(done), "summary": summary}
+
+
+def done_message(run: str, last: Stage, down: int, keys: Sequence[dict[str, Any]], summary: str) -> dict[str, Any]:
+    """The end of a run, without joints: the view fetches any stage it has not received."""
+    return {"run": run, "fps": skeleton.FPS, "down": int(down), "frames": int(len(last.joints)),
+            "keys": [{"frame": int(k["frame"]), "joints": k["joints"]} for k in keys],
+            "count": int(last.num_stages), "done": True, "summary": summary}
 
 
 def motion_message(run: str, joints: np.ndarray, text: str = "", down: int = 4,

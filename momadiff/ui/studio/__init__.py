@@ -26,11 +26,18 @@ TIMELINE_ID = "momadiff-timeline"
 VIEW_ID = "momadiff-view"
 STAGE_ID = "momadiff-stage"
 MOTION_ID = "momadiff-motion"
+COMPARE_ID = "momadiff-compare-data"
 
 # JS for `.change(fn=None, inputs=[keys, seconds], js=REFRESH_JS)`: redraw from Python's values.
 REFRESH_JS = "(keys, seconds) => { if (window.momadiffTimeline) window.momadiffTimeline.refresh(keys, seconds); }"
 # JS for the hidden motion textbox's `.change`: hand the message to the view (or its queue).
-PUSH_JS = "(m) => { (window.momadiffViewQueue = window.momadiffViewQueue || []).push(m); }"
+# Without WebGL (window.momadiffNoGL) a finished generation asks for the videos instead.
+PUSH_JS = ("(m) => { if (window.momadiffNoGL) { if (m && m.includes('\"done\":true')) {"
+           " const b = document.querySelector('#momadiff-render'); if (b) b.click(); } return; }"
+           " (window.momadiffViewQueue = window.momadiffViewQueue || []).push(m); }")
+
+# JS for the hidden comparison textbox's `.change`: hand the message to the comparison view.
+COMPARE_PUSH_JS = "(m) => { (window.momadiffCompareQueue = window.momadiffCompareQueue || []).push(m); }"
 
 
 @lru_cache(maxsize=None)
@@ -67,3 +74,9 @@ def stage_kwargs() -> dict[str, Any]:
     """Keyword arguments for gr.HTML that make it the stage selector."""
     return {"value": "", "html_template": asset("stage.html"), "css_template": asset("stage.css"),
             "js_on_load": asset("stage.js"), "elem_id": STAGE_ID}
+
+
+def compare_kwargs() -> dict[str, Any]:
+    """Keyword arguments for gr.HTML that make it the order comparison (three views side by side)."""
+    return {"value": "", "html_template": asset("compare.html"), "css_template": asset("compare.css"),
+            "js_on_load": asset("compare_boot.js"), "elem_id": "momadiff-compare", "base": file_url(HERE) + "/"}

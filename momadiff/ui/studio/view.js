@@ -16,8 +16,27 @@ import { PoseEditor } from "./posing.js";
 
 const LIVE_DWELL_MS = 140;     // a streamed stage stays at least this long, so each one is seen
 const PROCESS_STEP_MS = 1000;  // "Play the process": one stage per second
-const MAX_FPS = 30;            // enough for a 20 fps motion; spares the CPU (software WebGL)
+const MAX_FPS = 20;            // the motion's frame rate; spares the CPU (software WebGL)
 const COLORS = { left: 0x266ebe, right: 0xd6372e, mid: 0x464c5c, key: 0xf59e0b, path: 0x2563eb };
+
+/** The floor: a large plane with a 0.5 m grid texture (triangles, which every WebGL draws well;
+ * thin GL lines vanish on some software renderers). */
+export function makeFloor() {
+  const c = document.createElement("canvas");
+  c.width = c.height = 128;
+  const g = c.getContext("2d");
+  g.fillStyle = "#eceef2"; g.fillRect(0, 0, 128, 128);
+  g.strokeStyle = "#b8bec9"; g.lineWidth = 2;
+  g.strokeRect(0, 0, 128, 128);
+  const tex = new THREE.CanvasTexture(c);
+  tex.wrapS = tex.wrapT = THREE.RepeatWrapping;
+  tex.repeat.set(80, 80);
+  tex.anisotropy = 4;
+  tex.colorSpace = THREE.SRGBColorSpace;
+  const floor = new THREE.Mesh(new THREE.PlaneGeometry(40, 40), new THREE.MeshBasicMaterial({ map: tex }));
+  floor.rotation.x = -Math.PI / 2;
+  return floor;
+}
 
 function b64(text, Type) {
   const bin = atob(text);
@@ -36,7 +55,7 @@ export function hasWebGL() {
 }
 
 /** Bones as cylinders and joints as spheres, one instanced mesh each. */
-class SkeletonMesh {
+export class SkeletonMesh {
   constructor(scene, opts = {}) {
     const n = NUM_JOINTS;
     const mat = new THREE.MeshStandardMaterial({ roughness: 0.6, transparent: !!opts.opacity,
@@ -147,6 +166,10 @@ export class View {
       ["momadiff-play-process", () => this.playProcess()]]) {
       window.addEventListener(name, (e) => fn(e.detail || {}));
     }
+    // Off screen (scrolled away) nothing is drawn; the clock still runs.
+    this.onScreen = true;
+    new IntersectionObserver((es) => { this.onScreen = es[es.length - 1].isIntersecting; if (this.onScreen) this.dirty = true; })
+      .observe(this.wrap);
     let last = 0;
     const loop = (now) => {
       requestAnimationFrame(loop);
@@ -167,9 +190,7 @@ export class View {
     const sun = new THREE.DirectionalLight(0xffffff, 1.8);
     sun.position.set(2, 4, 3);
     this.scene.add(sun);
-    const grid = new THREE.GridHelper(30, 60, 0x9ca3af, 0xd1d5db);
-    grid.position.y = 0.0005;
-    this.scene.add(grid);
+    this.scene.add(makeFloor());
     this.camera = new THREE.PerspectiveCamera(40, 1, 0.05, 100);
     this.orbit = new Orbit(this.camera, this.canvas, () => { this.dirty = true; });
     this.skeleton = new SkeletonMesh(this.scene);
@@ -236,10 +257,12 @@ export class View {
       if (!msg.trim()) return;
       try { msg = JSON.parse(msg); } catch (e) { return; }
     }
-    if (!msg || !msg.stage || !Array.isArray(msg.stage.joints)) return;
+    if (!msg || !msg.run) return;
+    if (msg.stage && !Array.isArray(msg.stage.joints)) return;
     if (!this.run || this.run.id !== msg.run) {
       this.run = { id: msg.run, fps: msg.fps || 20, down: msg.down || 4, frames: msg.frames, keys: msg.keys || [],
-        stages: new Map(), count: msg.stage.count, done: false, summary: "", t0: performance.now() };
+        stages: new Map(), count: msg.stage ? msg.stage.count : msg.count, done: false, summary: "",
+        asked: new Set(), waitSince: 0 };
       this.shown = 0;
       this.live = true;
       this.stopProcess();
@@ -247,6 +270,14 @@ export class View {
       this.setPlaying(true);
     }
     const r = this.run;
+    if (!msg.stage) {   // the end of the run, without joints: fetch what the stream skipped
+      r.done = true;
+      if (msg.summary) r.summary = msg.summary;
+      if (msg.count) r.count = msg.count;
+      for (let i = 1; i <= r.count; i++) if (!r.stages.has(i)) this.fetchStage(i);   // for replay
+      this.announce();
+      return;
+    }
     const st = msg.stage;
     const joints = new Float32Array(st.joints.length);
     for (let i = 0; i < joints.length; i++) joints[i] = st.joints[i] / 1000;
@@ -254,8 +285,34 @@ export class View {
     r.count = st.count;
     r.done = r.done || !!msg.done;
     if (msg.summary) r.summary = msg.summary;
-    if (this.shown === 0) this.showStage(st.index, true);
+    if (this.live && this.shown === 0 && st.index === 1) this.showStage(1, true);
     this.announce();
+  }
+
+  /** Ask the server for a stage the stream skipped (Gradio keeps only a streamed output's latest
+   * value, so under load a stage can be replaced before the browser sees it). */
+  fetchStage(index) {
+    const r = this.run, server = this.opts.server;
+    if (!r || !server || !server.view_stage || r.asked.has(index)) return;
+    r.asked.add(index);
+    Promise.resolve(server.view_stage(r.id + ":" + index)).then((text) => {
+      if (text && this.run === r) this.push(text);
+    }).catch((e) => console.warn("stage " + index + " not fetched", e));
+  }
+
+  /** The stage the stream should show next: the one after the shown one, fetched if it was
+   * skipped; after a while without it, the next one that did arrive. */
+  nextLive(now) {
+    const r = this.run, want = this.shown + 1;
+    if (r.stages.has(want)) return want;
+    const later = [...r.stages.keys()].filter((i) => i > this.shown);
+    if (r.done && want <= r.count) this.fetchStage(want);
+    if (!later.length) return undefined;
+    this.fetchStage(want);
+    if (!r.waitSince) r.waitSince = now;
+    if (now - r.waitSince < 2000) return undefined;
+    r.waitSince = 0;
+    return Math.min(...later);
   }
 
   /** Stage `index` of the current run on screen; live = chosen by the stream, not the user. */
@@ -340,10 +397,14 @@ export class View {
 
   tick(now, dt) {
     const r = this.run;
+    if (r && this.live && this.shown === 0) {
+      const first = this.nextLive(now);
+      if (first !== undefined) this.showStage(first, true);
+    }
     if (r && this.shownAt > 0) {
       // The stream moves on only once the stage on screen has been seen for a moment.
       if (this.live && now - this.shownAt >= LIVE_DWELL_MS) {
-        const next = [...r.stages.keys()].filter((i) => i > this.shown).sort((a, b) => a - b)[0];
+        const next = this.nextLive(now);
         if (next !== undefined) this.showStage(next, true);
       }
       if (this.process && now >= this.process.next) {
@@ -353,7 +414,7 @@ export class View {
       }
     }
     if (this.posing.active) { if (this.dirty) this.draw(now); return; }
-    if (!this.motion) return;
+    if (!this.motion || !this.shown) return;
     if (this.playing) {
       this.t += dt * r.fps * Number(this.speedSel.value || 1);
       if (this.t > this.frames - 1) {
@@ -366,6 +427,7 @@ export class View {
   }
 
   draw(now) {
+    if (!this.onScreen && this.shownAt > 0) return;
     this.dirty = false;
     const p = this.posing.active ? this.posing.pose : this.poseAt(this.t);
     this.skeleton.update(p);
@@ -385,7 +447,7 @@ export class View {
       const t = this.times[this.run.id];
       const key = "stage" + this.shown;
       if (t && !(key in t)) t[key] = performance.now();
-      if (t && this.run.done && this.shown === this.run.count && !("final" in t)) t.final = performance.now();
+      if (t && this.shown === this.run.count && !("final" in t)) t.final = performance.now();
     }
   }
 
@@ -420,6 +482,7 @@ export class View {
 export async function mount(element, opts) {
   const root = element.querySelector(".mv");
   if (!hasWebGL()) {
+    window.momadiffNoGL = true;
     root.dataset.gl = "none";
     root.querySelector(".mv-nogl").hidden = false;
     root.querySelector(".mv-stage").hidden = true;
