@@ -209,7 +209,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         inputs = [prompt, seconds, seed, keys, cfg, iters, ddim]
         render_evt = render_btn.click(stream.render_files, files, [video, mesh, files, render_msg], **private)
         outputs = [stagebar, status, motion, files, video, mesh]
-        go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS, cancels=[render_evt])
+        go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS)
         examples.click(lambda ex: ex[0], examples, prompt, **private).then(
             generate, inputs, outputs, js=SCROLL_TO_VIEW_JS, **private)
         # "multiple": every streamed stage reaches the view (the default, always_last, drops some).

@@ -239,14 +239,19 @@ export class View {
     const v = this.showSel.value, posing = this.posing && this.posing.active;
     this.skeleton.visible = v !== "mannequin" || posing;
     if (this.mannequin) this.mannequin.visible = v !== "skeleton";
-    if (this.mannequin) this.mannequin.mesh.material.opacity = posing ? 0.45 : 1;
-    if (this.mannequin) this.mannequin.mesh.material.transparent = posing;
+    if (this.mannequin) {
+      const m = this.mannequin.mesh.material;
+      m.opacity = posing ? 0.45 : 1;
+      m.transparent = posing;
+      m.depthWrite = !posing;
+      m.needsUpdate = true;
+    }
     this.dirty = true;
   }
 
   setPlaying(on) {
     this.playing = on;
-    this.playBtn.textContent = on ? "⏸ Pause" : "▶ Play";
+    this.playBtn.textContent = on ? "❚❚ Pause" : "▶ Play";
     this.root.dataset.playing = on ? "1" : "0";
   }
 
@@ -438,7 +443,8 @@ export class View {
       this.orbit.target.x += (tx - this.orbit.target.x) * 0.2;
       this.orbit.target.z += (tz - this.orbit.target.z) * 0.2;
       this.orbit.update();
-      this.dirty = this.playing;
+      // Keep drawing until the camera has caught up with the body (after a seek while paused).
+      this.dirty = this.playing || Math.hypot(tx - this.orbit.target.x, tz - this.orbit.target.z) > 0.01;
     }
     if (!this.posing.active) this.frameChanged();
     this.renderer.render(this.scene, this.camera);
