@@ -349,13 +349,10 @@ def test_phone_layout_keeps_generate_near_the_prompt_and_shows_the_view(app_url,
     page.close()
 
 
-def test_without_webgl_a_message_and_the_skeleton_video(app_url):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_without_webgl_a_message_and_the_skeleton_video(app_url, browser):
     args = [a for a in CHROMIUM_ARGS if "swiftshader" not in a] + ["--disable-webgl", "--disable-3d-apis"]
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+    b = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    try:
         page = b.new_page(viewport={"width": 1366, "height": 768})
         page.goto(app_url)
         page.wait_for_selector(".mv[data-gl='none']", timeout=60_000)
@@ -363,4 +360,5 @@ def test_without_webgl_a_message_and_the_skeleton_video(app_url):
         page.locator("#momadiff-generate").click()
         page.wait_for_selector("#momadiff-video video", timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "no_webgl.png"))
+    finally:
         b.close()

@@ -100,11 +100,11 @@ def test_videos_are_rendered_on_request(tiny_pipeline):
 
 def test_compare_orders_same_request_three_orders(tiny_pipeline):
     msgs = [json.loads(m) for m in compare_orders(tiny_pipeline, "a person walks", 3.0, 2, _keys(30), None, 4, None)]
-    assert [m["order"]["order"] for m in msgs] == list(ORDERS)
+    assert [len(m["orders"]) for m in msgs] == [1, 2, 3]         # each message has all orders so far
+    assert [o["order"] for o in msgs[-1]["orders"]] == list(ORDERS)
     assert len({m["run"] for m in msgs}) == 1 and all(m["total"] == 3 for m in msgs)
     firsts = []
-    for m in msgs:
-        o = m["order"]
+    for o in msgs[-1]["orders"]:
         assert len(o["stages"]) == 4 and o["jerk"] >= 0 and o["seconds"] > 0
         assert o["key_error_cm"] is not None and o["key_error_cm"] < 1.0
         firsts.append(o["stages"][0]["kinds"])

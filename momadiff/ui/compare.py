@@ -1,10 +1,11 @@
 """Compare orders: the same request generated with each of the sampler's orders of filling the
 latents (momadiff.sampler.ORDERS), for the studio's side-by-side stage view.
 
-One message per order, as it finishes (JSON, the view's numbers as in momadiff/ui/viewdata.py):
+One message per order, as it finishes, with every order done so far (Gradio may deliver only the
+latest of quick updates). JSON, the view's numbers as in momadiff/ui/viewdata.py:
     {"run": str, "fps": 20, "down": int, "frames": T, "keys": [...], "total": 3,
-     "order": {"order": "spread", "label": str, "seconds": float, "jerk": float,
-               "key_error_cm": float | null, "stages": [{"index", "count", "kinds", "joints"}]}}
+     "orders": [{"order": "spread", "label": str, "seconds": float, "jerk": float,
+                 "key_error_cm": float | null, "stages": [{"index", "count", "kinds", "joints"}]}, ...]}
 or {"run": str, "error": str} for a request that cannot be generated.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ def compare_orders(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_te
     try:
         keys = K.parse_keys(keys_text)
         keyframes = K.to_keyframes(keys)
+        done: list[dict[str, Any]] = []
         for order in ORDERS:
             t0 = time.perf_counter()
             stages = list(pipe.iter_generate(text, seconds=seconds, seed=_as_seed(seed), keyframes=keyframes,
@@ -42,13 +44,13 @@ def compare_orders(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_te
             took = time.perf_counter() - t0
             joints = stages[-1].joints
             err = float(key_error(joints, keyframes).max()) * 100 if keys else None
+            done.append({"order": order, "label": LABELS[order], "seconds": round(took, 3),
+                         "jerk": round(jerk(joints), 1), "key_error_cm": None if err is None else round(err, 2),
+                         "stages": [{"index": s.index, "count": s.num_stages, "kinds": viewdata.kinds_string(s),
+                                     "joints": viewdata.joints_mm(s.joints)} for s in stages]})
             yield viewdata.dumps({
                 "run": run, "fps": 20, "down": pipe.down, "frames": int(len(joints)), "total": len(ORDERS),
-                "keys": [{"frame": int(k["frame"]), "joints": k["joints"]} for k in keys],
-                "order": {"order": order, "label": LABELS[order], "seconds": round(took, 3),
-                          "jerk": round(jerk(joints), 1), "key_error_cm": None if err is None else round(err, 2),
-                          "stages": [{"index": s.index, "count": s.num_stages, "kinds": viewdata.kinds_string(s),
-                                      "joints": viewdata.joints_mm(s.joints)} for s in stages]}})
+                "keys": [{"frame": int(k["frame"]), "joints": k["joints"]} for k in keys], "orders": done})
     except ValueError as e:
         yield viewdata.dumps({"run": run, "error": str(e)})
     except Exception:

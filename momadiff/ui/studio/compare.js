@@ -90,24 +90,32 @@ export function mount(element) {
     if (typeof msg === "string") { if (!msg.trim()) return; msg = JSON.parse(msg); }
     if (msg.error) { errEl.textContent = msg.error; errEl.hidden = false; return; }
     errEl.hidden = true;
-    if (!run || run.id !== msg.run) {
-      run = { id: msg.run, orders: [] };
-      panels.forEach((p) => { p.data = null; p.motion = null; });
-      panelsEl.forEach((el) => { el.querySelector(".mc-title").textContent = "…"; el.querySelector(".mc-nums").textContent = ""; el.querySelector(".mc-lat").textContent = ""; });
+    if (!run || run.id !== msg.run) run = { id: msg.run, orders: [] };
+    // Each message has every order finished so far: (re)fill the panels from it.
+    run.orders = msg.orders || [];
+    run.orders.forEach((o, k) => {
+      if (panels[k].data !== o && (!panels[k].data || panels[k].data.order !== o.order || panels[k].run !== run.id)) {
+        panels[k].data = o;
+        panels[k].run = run.id;
+      }
+      panelsEl[k].querySelector(".mc-title").textContent = o.label;
+      panelsEl[k].querySelector(".mc-nums").textContent = "jerk " + o.jerk.toFixed(0) + " m/s³ · key error " +
+        (o.key_error_cm === null ? "– (no keys)" : o.key_error_cm.toFixed(2) + " cm") + " · " + o.seconds.toFixed(2) + " s";
+    });
+    for (let k = run.orders.length; k < 3; k++) {
+      panels[k].data = null;
+      panels[k].motion = null;
+      panelsEl[k].querySelector(".mc-title").textContent = "…";
+      panelsEl[k].querySelector(".mc-nums").textContent = "";
+      panelsEl[k].querySelector(".mc-lat").textContent = "";
     }
-    const o = msg.order, k = run.orders.length;
-    run.orders.push(o);
-    panels[k].data = o;
-    panelsEl[k].querySelector(".mc-title").textContent = o.label;
-    panelsEl[k].querySelector(".mc-nums").textContent = "jerk " + o.jerk.toFixed(0) + " m/s³ · key error " +
-      (o.key_error_cm === null ? "– (no keys)" : o.key_error_cm.toFixed(2) + " cm") + " · " + o.seconds.toFixed(2) + " s";
-    count = Math.max(...run.orders.map((r) => r.stages.length));
+    count = Math.max(1, ...run.orders.map((r) => r.stages.length));
     slider.max = String(count);
     root.querySelector(".mc-empty").hidden = true;
     stageEl.hidden = false;
     root.querySelector(".mc-controls").hidden = false;
     root.dataset.orders = String(run.orders.length);
-    showStage(k === 0 ? 1 : stage);
+    showStage(run.orders.length === 1 ? 1 : stage);
     resize();
   }
 
