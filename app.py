@@ -114,9 +114,9 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
     def generate(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
                  iterations: int, ddim_steps: int) -> Iterator[tuple[Any, ...]]:
         """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}).
-        Streams: stage bar HTML, status, the 3D view's message (JSON: joints in mm per stage, see
-        momadiff/ui/viewdata.py), [motion.npy, motion.bvh, session.json], and two video slots
-        that a new generation clears (videos are rendered on request)."""
+        Streams: stage bar HTML, the 3D view's message (JSON: joints in mm per stage, see
+        momadiff/ui/viewdata.py), status, skeleton video, [motion.npy, motion.bvh, session.json],
+        mannequin video (a new generation clears the videos; they are rendered on request)."""
         yield from stream.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps)
 
     def compare(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
@@ -191,7 +191,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                     files = gr.File(label="Downloads", file_count="multiple", elem_id="momadiff-files",
                                     interactive=False)
                     with gr.Row():
-                        render_btn = gr.Button("🎞 Render the videos and motion.glb", size="sm",
+                        render_btn = gr.Button("Render the videos and motion.glb", size="sm",
                                                elem_id="momadiff-render", scale=0, min_width=240)
                         render_msg = gr.Markdown("", elem_id="momadiff-render-msg")
                     with gr.Row():
@@ -208,7 +208,8 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
 
         inputs = [prompt, seconds, seed, keys, cfg, iters, ddim]
         render_evt = render_btn.click(stream.render_files, files, [video, mesh, files, render_msg], **private)
-        outputs = [stagebar, status, motion, files, video, mesh]
+        # Status at index 2 and files at 4, where API callers have always found them.
+        outputs = [stagebar, motion, status, video, files, mesh]
         go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS)
         examples.click(lambda ex: ex[0], examples, prompt, **private).then(
             generate, inputs, outputs, js=SCROLL_TO_VIEW_JS, **private)

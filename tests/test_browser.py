@@ -52,7 +52,7 @@ def test_api_generate_with_gradio_client(app_url):
     keys = K.keys_json([K.key_dict(12, pose), K.key_dict(40, pose)])
     client = Client(app_url, verbose=False)
     out = client.predict("a person walks forward", 3.0, 7, keys, 3.0, 4, 4, api_name="/generate")
-    stagebar, status, view_message, files = out[:4]
+    stagebar, view_message, status, video, files = out[:5]
     assert "done" in status and "stage 4" in stagebar
     assert json.loads(view_message)["count"] == 4
     npy = next(f for f in files if str(f).endswith("motion.npy"))

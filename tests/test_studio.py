@@ -46,7 +46,7 @@ def test_joints_travel_as_millimetres_and_come_back_within_half_a_millimetre():
 
 def test_stream_yields_one_view_message_per_stage_then_the_files(tiny_pipeline):
     out = list(stream.generate(tiny_pipeline, "a person walks", 3.0, 5, _keys(10, 40), None, None, None))
-    stage_msgs = [json.loads(o[2]) for o in out[:-1]]
+    stage_msgs = [json.loads(o[1]) for o in out[:-1]]
     assert len(stage_msgs) == tiny_pipeline.sampler.iterations
     run = stage_msgs[0]["run"]
     assert all(m["run"] == run for m in stage_msgs)
@@ -61,7 +61,7 @@ def test_stream_yields_one_view_message_per_stage_then_the_files(tiny_pipeline):
     assert stage_msgs[0]["stage"]["kinds"].count("u") == 2
     masked = [m["stage"]["kinds"].count("m") for m in stage_msgs]
     assert masked == sorted(masked, reverse=True) and masked[-1] == 0 and masked[0] > 0
-    bar, status, done, files, video, mesh = out[-1]
+    bar, done, status, video, files, mesh = out[-1]
     done = json.loads(done)
     assert done["run"] == run and done["done"] and done["count"] == len(stage_msgs) and "stage" not in done
     assert "done" in status and "keys matched within" in status
@@ -78,9 +78,9 @@ def test_stream_yields_one_view_message_per_stage_then_the_files(tiny_pipeline):
 
 def test_stream_bad_input_is_one_message_not_an_exception(tiny_pipeline):
     out = list(stream.generate(tiny_pipeline, "", 3.0, 0, "[]", None, None, None))
-    assert len(out) == 1 and out[0][1].startswith("⚠️") and "describe" in out[0][1]
+    assert len(out) == 1 and out[0][2].startswith("⚠️") and "describe" in out[0][2]
     out = list(stream.generate(tiny_pipeline, "walk", 3.0, 0, "{broken", None, None, None))
-    assert len(out) == 1 and "JSON" in out[0][1]
+    assert len(out) == 1 and "JSON" in out[0][2]
 
 
 def test_old_runs_are_forgotten():
@@ -91,7 +91,7 @@ def test_old_runs_are_forgotten():
 
 def test_videos_are_rendered_on_request(tiny_pipeline):
     assert next(stream.render_files(None))[-1].startswith("Generate a motion first")
-    files = list(stream.generate(tiny_pipeline, "a person walks", 2.0, 0, _keys(10), None, None, None))[-1][3]
+    files = list(stream.generate(tiny_pipeline, "a person walks", 2.0, 0, _keys(10), None, None, None))[-1][4]
     first = next(stream.render_files(files))      # the skeleton video comes first, alone
     video, mesh, _, msg = first
     assert video.endswith("skeleton.mp4") and os.path.getsize(video) > 1000 and mesh is None

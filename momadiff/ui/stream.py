@@ -58,10 +58,11 @@ def _plural(n: int, word: str) -> str:
 
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
              iterations: Any, ddim_steps: Any) -> Iterator[tuple[Any, ...]]:
-    """Stream a generation. Yields (stage bar HTML, status, view message JSON, files, skeleton
-    video, mannequin video): once per stage, then once with the files [motion.npy, motion.bvh,
+    """Stream a generation. Yields (stage bar HTML, view message JSON, status, skeleton video,
+    files, mannequin video): once per stage, then once with the files [motion.npy, motion.bvh,
     session.json]. The videos of the previous motion are cleared at once (they are rendered on
-    request). Bad input yields one message in the status instead; nothing raises."""
+    request). Bad input yields one message in the status instead; nothing raises.
+    (Status at index 2 and files at 4, where the /generate API has always had them.)"""
     from gradio import update
     keep = update
     t_start = time.perf_counter()
@@ -77,13 +78,13 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
             msg = viewdata.dumps(viewdata.stage_message(run, stage, pipe.down, keys))
             _remember(run, stage.index, msg)
             bar = stage_bar_html(stages, pipe.down)
-            yield bar, status, msg, keep(), None, None
+            yield bar, msg, status, None, keep(), None
     except ValueError as e:
-        yield keep(), f"⚠️ {shown(e)}", keep(), keep(), keep(), keep()
+        yield keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep()
         return
     except Exception:
         log.exception("generation failed")
-        yield keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep(), keep()
+        yield keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep()
         return
     t_sample = time.perf_counter() - t_start
     try:
@@ -101,12 +102,12 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
                    f"sampled in {t_sample:.2f} s" + (f"; keys matched within {100 * err.max():.2f} cm" if keys else ""))
         done = viewdata.dumps(viewdata.done_message(run, stages[-1], pipe.down, keys,
                                                     f"\"{clean_text[:60]}\" · {summary}"))
-        yield bar, f"**done:** {shown(summary)}", done, files, None, None
+        yield bar, done, f"**done:** {shown(summary)}", None, files, None
     except ValueError as e:
-        yield keep(), f"⚠️ {shown(e)}", keep(), keep(), keep(), keep()
+        yield keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep()
     except Exception:
         log.exception("writing the outputs failed")
-        yield keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep(), keep()
+        yield keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep()
 
 
 def _session_of(files: Sequence[Any] | None) -> dict[str, Any]:
