@@ -210,8 +210,9 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         render_evt = render_btn.click(stream.render_files, files, [video, mesh, files, render_msg], **private)
         # Status at index 2 and files at 4, where API callers have always found them.
         outputs = [stagebar, motion, status, video, files, mesh]
-        go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS)
-        examples.click(lambda ex: ex[0], examples, prompt, **private).then(
+        # A new motion stops the rendering of the previous one's videos (they would land on it).
+        go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS, cancels=[render_evt])
+        examples.click(lambda ex: ex[0], examples, prompt, cancels=[render_evt], **private).then(
             generate, inputs, outputs, js=SCROLL_TO_VIEW_JS, **private)
         # "multiple": every streamed stage reaches the view (the default, always_last, drops some).
         motion.change(None, motion, None, js=PUSH_JS, trigger_mode="multiple")

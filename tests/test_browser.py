@@ -297,6 +297,20 @@ def test_dragging_a_hand_handle_poses_the_key_and_the_motion_passes_through_it(a
     assert np.abs(shift[:, 1]).max() < 1e-3 and np.linalg.norm(shift[0, [0, 2]]) > 0.05
     assert np.abs(shift - shift[0]).max() < 1e-3                      # the whole body, rigidly
 
+    # The ring turns the body about the pelvis: heights and the pelvis stay, the facing changes.
+    hr = page.evaluate("() => window.momadiffView.posing.handleScreen(-1)")
+    page.mouse.move(hr["x"], hr["y"])
+    page.mouse.down()
+    page.mouse.move(hr["x"] - 40, hr["y"] + 50, steps=6)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    turned = np.asarray(read()["joints"])
+    assert np.abs(turned[:, 1] - moved[:, 1]).max() < 1e-3 and np.abs(turned[0] - moved[0]).max() < 1e-3
+    across = lambda j: (j[1] - j[2])[[0, 2]]                          # hip line, seen from above
+    cos = across(turned) @ across(moved) / np.linalg.norm(across(turned)) / np.linalg.norm(across(moved))
+    assert cos < np.cos(np.radians(10))                               # turned by more than 10 degrees
+    page.screenshot(path=str(ARTIFACTS / "posing_turned.png"))
+
     keys = [read()]
     page.locator(".mv-done").click()
     page.wait_for_function("() => document.querySelector('.mv').dataset.posing === ''", timeout=5_000)
