@@ -31,8 +31,8 @@ from momadiff.ui.poses import load_poses  # noqa: E402
 from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
 from momadiff.ui import stream  # noqa: E402
 from momadiff.ui.compare import compare_orders  # noqa: E402
-from momadiff.ui.studio import (COMPARE_ID, COMPARE_PUSH_JS, KEYS_ID, MOTION_ID, PUSH_JS, REFRESH_JS,  # noqa: E402
-                                SELECTED_ID, compare_kwargs, stage_kwargs, static_paths, timeline_kwargs,
+from momadiff.ui.studio import (COMPARE_ID, KEYS_ID, MOTION_ID, REFRESH_JS, SELECTED_ID,  # noqa: E402
+                                carrier_kwargs, compare_kwargs, stage_kwargs, static_paths, timeline_kwargs,
                                 view_kwargs)
 
 if TYPE_CHECKING:
@@ -97,8 +97,10 @@ def how_it_works(pipe: Pipeline) -> str:
     return HOW_IT_WORKS.format(frames=frames, six_s=n, noise=noise, decoder=decoder, stages64=stages64)
 
 
-# On a phone the view sits below the inputs: bring it into sight when Generate is pressed.
-SCROLL_TO_VIEW_JS = ("(...args) => { if (window.innerWidth < 760) { const v = document.getElementById('momadiff-view');"
+# On a phone the view sits below the inputs: bring it into sight when Generate is pressed. The
+# view also pauses drawing until the new motion's first stage (CPU for the page and the server).
+SCROLL_TO_VIEW_JS = ("(...args) => { window.dispatchEvent(new CustomEvent('momadiff-generate-click'));"
+                     " if (window.innerWidth < 760) { const v = document.getElementById('momadiff-view');"
                      " if (v) v.scrollIntoView({behavior: 'smooth', block: 'start'}); } return args; }")
 
 
@@ -153,7 +155,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 notice = gr.Markdown("", elem_id="momadiff-notice")
                 keys = gr.Textbox(value="[]", visible="hidden", elem_id=KEYS_ID, label="keys JSON")
                 selected = gr.Textbox(value="", visible="hidden", elem_id=SELECTED_ID, label="selected key")
-                motion = gr.Textbox(value="", visible="hidden", elem_id=MOTION_ID, label="view message")
+                motion = gr.HTML(**carrier_kwargs(MOTION_ID, "momadiffViewQueue"))
                 with gr.Accordion("Key poses from a motion", open=False):
                     with gr.Tab("Last generated motion"):
                         with gr.Row():
@@ -203,7 +205,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                     gr.Markdown("The same text, seed, keys and settings, generated three times with a "
                                 "different order of filling the latents. Step through the stages side by side.")
                     compare_btn = gr.Button("Compare the three orders", size="sm", elem_id="momadiff-compare-go")
-                    compare_box = gr.Textbox(value="", visible="hidden", elem_id=COMPARE_ID, label="compare JSON")
+                    compare_box = gr.HTML(**carrier_kwargs(COMPARE_ID, "momadiffCompareQueue"))
                     gr.HTML(**compare_kwargs())
 
         inputs = [prompt, seconds, seed, keys, cfg, iters, ddim]
@@ -214,10 +216,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS, cancels=[render_evt])
         examples.click(lambda ex: ex[0], examples, prompt, cancels=[render_evt], **private).then(
             generate, inputs, outputs, js=SCROLL_TO_VIEW_JS, **private)
-        # "multiple": every streamed stage reaches the view (the default, always_last, drops some).
-        motion.change(None, motion, None, js=PUSH_JS, trigger_mode="multiple")
         compare_btn.click(compare, inputs, [compare_box], **private)
-        compare_box.change(None, compare_box, None, js=COMPARE_PUSH_JS, trigger_mode="multiple")
         dice.click(H.random_seed, None, seed, **private)
         keys.change(None, [keys, seconds], None, js=REFRESH_JS)
         seconds.change(None, [keys, seconds], None, js=REFRESH_JS)

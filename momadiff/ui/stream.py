@@ -27,9 +27,9 @@ from .stagebar import stage_bar_html, stage_status
 
 log = logging.getLogger("momadiff.app")
 
-# The stage messages of the last few runs, for the view to fetch any that the stream skipped:
-# Gradio sends a streamed output's latest value, so under load one yield can replace another
-# before the browser sees it. (JSON text: about 60 kB per stage of a 10 s motion.)
+# The stage messages of the last few runs, for the view to fetch any it did not receive (a
+# safety net: the carrier delivers every streamed value, but a page that loses its connection or
+# mounts late should still be able to replay every stage). JSON: about 60 kB per stage of 10 s.
 KEEP_RUNS = 8
 _runs: OrderedDict[str, dict[int, str]] = OrderedDict()
 _runs_lock = threading.Lock()

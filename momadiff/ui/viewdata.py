@@ -8,9 +8,8 @@ as its numbers arrive; no video is rendered for it. A message is a JSON object:
      "stage": {"index": i, "count": K, "kinds": "uuennmm...", "joints": [T*22*3 ints, mm]},
      "done": bool, "summary": str}
 
-The last message of a run has no "stage" but "count" and "done": true. Gradio may deliver only the
-latest of several quick yields, so the view fetches any stage it missed by run and index
-(momadiff/ui/stream.py: view_stage).
+The last message of a run has no "stage" but "count" and "done": true; the view fetches any stage
+it did not receive by run and index (momadiff/ui/stream.py: view_stage).
 
 `kinds` has one letter per latent: u = given by a key, e = generated in an earlier stage,
 n = generated in this stage, m = still masked (drawn interpolated between its known neighbours).

@@ -6,8 +6,8 @@ the hook app.py attaches to the keys textbox's and the duration slider's `.chang
 
 The 3D view (view.js, an ES module with three.js vendored under vendor/three/) is loaded from this
 folder served as static files (`static_paths()`, gr.set_static_paths). It receives the generation
-as numbers through a hidden textbox (MOTION_ID; momadiff/ui/viewdata.py) whose `.change` runs
-`PUSH_JS`. The parts talk to each other with window events (see view.js).
+as numbers through a hidden gr.HTML "carrier" (MOTION_ID, `carrier_kwargs`; the messages are
+momadiff/ui/viewdata.py's), whose JS hands every value to the view. The parts talk to each other with window events (see view.js).
 """
 from __future__ import annotations
 
@@ -30,16 +30,6 @@ COMPARE_ID = "momadiff-compare-data"
 
 # JS for `.change(fn=None, inputs=[keys, seconds], js=REFRESH_JS)`: redraw from Python's values.
 REFRESH_JS = "(keys, seconds) => { if (window.momadiffTimeline) window.momadiffTimeline.refresh(keys, seconds); }"
-# JS for the hidden motion textbox's `.change`: hand the message to the view (or its queue).
-# Without WebGL (window.momadiffNoGL) a finished generation asks for the videos instead.
-PUSH_JS = ("(m) => { if (window.momadiffNoGL) { if (m && m.includes('\"done\":true')) {"
-           " const b = document.querySelector('#momadiff-render'); if (b) b.click(); } return; }"
-           " (window.momadiffViewQueue = window.momadiffViewQueue || []).push(m); }")
-
-# JS for the hidden comparison textbox's `.change`: hand the message to the comparison view.
-COMPARE_PUSH_JS = "(m) => { (window.momadiffCompareQueue = window.momadiffCompareQueue || []).push(m); }"
-
-
 @lru_cache(maxsize=None)
 def asset(name: str) -> str:
     """One of the studio's files (timeline.html, view.css, ...) as text."""
@@ -80,3 +70,10 @@ def compare_kwargs() -> dict[str, Any]:
     """Keyword arguments for gr.HTML that make it the order comparison (three views side by side)."""
     return {"value": "", "html_template": asset("compare.html"), "css_template": asset("compare.css"),
             "js_on_load": asset("compare_boot.js"), "elem_id": "momadiff-compare", "base": file_url(HERE) + "/"}
+
+
+def carrier_kwargs(elem_id: str, queue: str) -> dict[str, Any]:
+    """Keyword arguments for a hidden gr.HTML that passes each streamed value (a JSON message)
+    to the browser-side queue window[queue] (momadiffViewQueue, momadiffCompareQueue)."""
+    return {"value": "", "html_template": "", "js_on_load": asset("carrier.js"), "elem_id": elem_id,
+            "queue": queue, "visible": "hidden"}

@@ -4,7 +4,7 @@
 import * as THREE from "./vendor/three/three.module.js";
 import { NUM_JOINTS } from "./rig.js";
 import { Orbit } from "./orbit.js";
-import { SkeletonMesh, makeFloor } from "./view.js";
+import { SkeletonMesh, makeFloor, softwareGL } from "./view.js";
 
 const STEP_MS = 1000;
 
@@ -49,8 +49,9 @@ export function mount(element) {
   const errEl = root.querySelector(".mc-error");
   const panelsEl = [...root.querySelectorAll(".mc-panel")];
   let renderer = null;
+  const soft = softwareGL();
   try {
-    renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
+    renderer = new THREE.WebGLRenderer({ canvas, antialias: !soft });
   } catch (e) {
     errEl.textContent = "No WebGL in this browser: the comparison needs it.";
     errEl.hidden = false;
@@ -66,7 +67,7 @@ export function mount(element) {
 
   function resize() {
     const w = Math.max(100, stageEl.clientWidth), h = Math.max(100, stageEl.clientHeight);
-    renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    renderer.setPixelRatio(soft ? 1 : Math.min(2, window.devicePixelRatio || 1));
     renderer.setSize(w, h, false);
     dirty = true;
   }

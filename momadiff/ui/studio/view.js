@@ -14,9 +14,11 @@ import { CHILDREN, LEFT, NUM_JOINTS, PARENTS, RIGHT, globalRotations } from "./r
 import { Orbit } from "./orbit.js";
 import { PoseEditor } from "./posing.js";
 
-const LIVE_DWELL_MS = 140;     // a streamed stage stays at least this long, so each one is seen
+const LIVE_DWELL_MS = 100;     // a streamed stage stays at least this long, so each one is seen
 const PROCESS_STEP_MS = 1000;  // "Play the process": one stage per second
-const MAX_FPS = 20;            // the motion's frame rate; spares the CPU (software WebGL)
+const MAX_FPS = 20;            // the motion's frame rate
+const SOFT_FPS = 15;           // with software WebGL: leave the CPU to the page and the server
+const HOLD_MS = 8000;          // after Generate is pressed, draw nothing until the first stage (or this)
 const COLORS = { left: 0x266ebe, right: 0xd6372e, mid: 0x464c5c, key: 0xf59e0b, path: 0x2563eb };
 
 /** The floor: a large plane with a 0.5 m grid texture (triangles, which every WebGL draws well;
@@ -43,6 +45,19 @@ function b64(text, Type) {
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   return new Type(bytes.buffer);
+}
+
+/** True when WebGL is drawn by the CPU (SwiftShader, llvmpipe): then no multisampling, pixel
+ * ratio 1, so the view leaves the page (and a server on the same machine) some CPU. */
+export function softwareGL() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2") || document.createElement("canvas").getContext("webgl");
+    const ext = gl && gl.getExtension("WEBGL_debug_renderer_info");
+    const name = ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : "";
+    return /swiftshader|llvmpipe|software/i.test(name);
+  } catch (e) {
+    return false;
+  }
 }
 
 export function hasWebGL() {
@@ -163,7 +178,9 @@ export class View {
     this.posing = new PoseEditor(this);
     for (const [name, fn] of [["momadiff-seek", (d) => this.seek(d.frame)],
       ["momadiff-show-stage", (d) => this.showStage(d.index, false)],
-      ["momadiff-play-process", () => this.playProcess()]]) {
+      ["momadiff-play-process", () => this.playProcess()],
+      // Generate was pressed: the old motion needs no frames until the new one comes.
+      ["momadiff-generate-click", () => { this.hold = performance.now() + HOLD_MS; }]]) {
       window.addEventListener(name, (e) => fn(e.detail || {}));
     }
     // Off screen (scrolled away) nothing is drawn; the clock still runs.
@@ -173,7 +190,7 @@ export class View {
     let last = 0;
     const loop = (now) => {
       requestAnimationFrame(loop);
-      if (now - last < 1000 / MAX_FPS - 1) return;
+      if (now - last < 1000 / (this.soft ? SOFT_FPS : MAX_FPS) - 1) return;
       const dt = Math.min(0.1, (now - last) / 1000);
       last = now;
       this.tick(now, dt);
@@ -182,8 +199,11 @@ export class View {
   }
 
   init3d() {
-    this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: true, preserveDrawingBuffer: true });
-    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    const soft = softwareGL();
+    this.soft = soft;
+    this.root.dataset.software = soft ? "1" : "0";
+    this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: !soft });
+    this.renderer.setPixelRatio(soft ? 0.75 : Math.min(2, window.devicePixelRatio || 1));
     this.scene = new THREE.Scene();
     this.scene.background = new THREE.Color(0xf3f4f6);
     this.scene.add(new THREE.HemisphereLight(0xffffff, 0x9ca3af, 1.6));
@@ -272,6 +292,7 @@ export class View {
       this.live = true;
       this.stopProcess();
       this.times[msg.run] = { received: performance.now() };
+      this.hold = 0;
       this.setPlaying(true);
     }
     const r = this.run;
@@ -290,12 +311,14 @@ export class View {
     r.count = st.count;
     r.done = r.done || !!msg.done;
     if (msg.summary) r.summary = msg.summary;
-    if (this.live && this.shown === 0 && st.index === 1) this.showStage(1, true);
+    if (this.live && this.shown === 0 && st.index === 1) {
+      this.showStage(1, true);
+      this.draw(performance.now());   // now, not at the next animation frame
+    }
     this.announce();
   }
 
-  /** Ask the server for a stage the stream skipped (Gradio keeps only a streamed output's latest
-   * value, so under load a stage can be replaced before the browser sees it). */
+  /** Ask the server for a stage the stream did not deliver (a safety net; see stream.py). */
   fetchStage(index) {
     const r = this.run, server = this.opts.server;
     if (!r || !server || !server.view_stage || r.asked.has(index)) return;
@@ -401,6 +424,10 @@ export class View {
   }
 
   tick(now, dt) {
+    if (this.hold) {
+      if (now < this.hold) return;
+      this.hold = 0;
+    }
     const r = this.run;
     if (r && this.live && this.shown === 0) {
       const first = this.nextLive(now);
