@@ -83,6 +83,8 @@ export class PoseEditor {
       if (!same) {
         this.view.orbit.target.set(joints[0], 0.9, joints[2]);
         this.view.orbit.update();
+        this.view.setPlaying(false);
+        this.view.seek(key.frame);   // the playhead (and the timeline's) at the key being posed
       }
     }
     this.view.applyShow();

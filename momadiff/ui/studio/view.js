@@ -293,6 +293,8 @@ export class View {
       this.stopProcess();
       this.times[msg.run] = { received: performance.now() };
       this.hold = 0;
+      // A new motion is what the user wants to see: stop posing (the key stays as posed).
+      if (this.posing.active && msg.run !== "example") window.dispatchEvent(new CustomEvent("momadiff-deselect"));
       this.setPlaying(true);
     }
     const r = this.run;
