@@ -118,7 +118,7 @@ def test_static_assets_are_served_from_the_studio_folders():
     kw = view_kwargs()
     paths = static_paths()
     assert kw["base"].startswith("gradio_api/file=") and kw["base"].endswith("/")
-    for name in ("view.js", "rig.js", "posing.js", "orbit.js", "vendor/three/three.module.js",
+    for name in ("view.js", "meshes.js", "rig.js", "posing.js", "orbit.js", "compare.js", "carrier.js", "vendor/three/three.module.js",
                  "vendor/three/three.core.js", "vendor/three/LICENSE"):
         assert (paths[0] / name).is_file(), name
     assert "${" not in kw["html_template"]          # Gradio fills ${...} in templates

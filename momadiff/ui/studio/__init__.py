@@ -4,10 +4,11 @@ Each is a gr.HTML with its own HTML, CSS and JS (the files beside this one). The
 the keys in a hidden textbox (KEYS_ID; the selected key's frame in SELECTED_ID); `REFRESH_JS` is
 the hook app.py attaches to the keys textbox's and the duration slider's `.change` events.
 
-The 3D view (view.js, an ES module with three.js vendored under vendor/three/) is loaded from this
-folder served as static files (`static_paths()`, gr.set_static_paths). It receives the generation
-as numbers through a hidden gr.HTML "carrier" (MOTION_ID, `carrier_kwargs`; the messages are
-momadiff/ui/viewdata.py's), whose JS hands every value to the view. The parts talk to each other with window events (see view.js).
+The 3D view (view.js with meshes.js, rig.js, orbit.js, posing.js: ES modules, three.js vendored
+under vendor/three/) is loaded from this folder served as static files (`static_paths()`,
+gr.set_static_paths). It receives the generation as numbers through a hidden gr.HTML "carrier"
+(MOTION_ID, `carrier_kwargs`; the messages are momadiff/ui/viewdata.py's), whose JS hands every
+value to the view. The parts talk to each other with window events (see view.js).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 import * as THREE from "./vendor/three/three.module.js";
 import { NUM_JOINTS } from "./rig.js";
 import { Orbit } from "./orbit.js";
-import { SkeletonMesh, makeFloor, softwareGL } from "./view.js";
+import { SkeletonMesh, makeFloor, softwareGL } from "./meshes.js";
 
 const STEP_MS = 1000;
 
