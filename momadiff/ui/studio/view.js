@@ -15,7 +15,8 @@ import { MannequinMesh, SkeletonMesh, hasWebGL, makeFloor, softwareGL } from "./
 import { Orbit } from "./orbit.js";
 import { PoseEditor } from "./posing.js";
 
-const LIVE_DWELL_MS = 100;     // a streamed stage stays at least this long, so each one is seen
+const LIVE_DWELL_MS = 100;     // a streamed stage stays at least this long, so each one is seen,
+const LIVE_BUDGET_MS = 500;    // ...or less with many stages: all of them within about this
 const PROCESS_STEP_MS = 1000;  // "Play the process": one stage per second
 const MAX_FPS = 20;            // the motion's frame rate
 const SOFT_FPS = 15;           // with software WebGL: leave the CPU to the page and the server
@@ -311,7 +312,7 @@ export class View {
     }
     if (r && this.shownAt > 0) {
       // The stream moves on only once the stage on screen has been seen for a moment.
-      if (this.live && now - this.shownAt >= LIVE_DWELL_MS) {
+      if (this.live && now - this.shownAt >= Math.min(LIVE_DWELL_MS, LIVE_BUDGET_MS / Math.max(1, r.count))) {
         const next = this.nextLive(now);
         if (next !== undefined) this.showStage(next, true);
       }
