@@ -26,7 +26,7 @@ from .model.diffhead import DiffHeadConfig, DiffusionHead
 from .model.diffusion import NoiseSchedule, ScheduleConfig
 from .model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
 from .keyframes import Keyframe
-from .sampler import SamplerConfig, Stage, iter_sample
+from .sampler import ORDERS, SamplerConfig, Stage, iter_sample
 from .model.text import TextEncoder, get_text_encoder
 from .model.transformer import MaskedTransformer, TransformerConfig
 from .model.vae import MotionVAE, VAEConfig
@@ -194,8 +194,8 @@ class Pipeline:
 
     # ----------------------------------------------------------------------------------------
     def _settings(self, text: str, seconds: float | None, num_frames: int | None, seed: int,
-                  keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature
-                  ) -> tuple[str, int, list[Keyframe], SamplerConfig]:
+                  keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature,
+                  order: str | None = None) -> tuple[str, int, list[Keyframe], SamplerConfig]:
         if not isinstance(text, str) or not text.strip():
             raise GenerationError("please describe the motion in the text box")
         text = " ".join(text.split())
@@ -232,6 +232,10 @@ class Pipeline:
         pick("iterations", iterations, 1, MAX_ITERATIONS, int)
         pick("ddim_steps", ddim_steps, 1, MAX_DDIM_STEPS, int)
         pick("temperature", temperature, 0.0, 2.0, float)
+        if order is not None:
+            if not isinstance(order, str) or order not in ORDERS:
+                raise GenerationError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+            cfg.order = order
         try:
             keys = kf.validate(keyframes or [], int(num_frames), max_keys=MAX_KEYFRAMES)
         except cons.ConstraintError as e:
@@ -241,12 +245,15 @@ class Pipeline:
     def iter_generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
                       seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                       iterations: int | None = None, ddim_steps: int | None = None,
-                      temperature: float | None = None, root_path: Sequence[Any] = ()) -> Iterator[Stage]:
+                      temperature: float | None = None, root_path: Sequence[Any] = (),
+                      order: str | None = None) -> Iterator[Stage]:
         """Yield the sampler's stages; each carries the motion decoded so far (keys applied).
         keyframes: whole poses or partial keys (see Keyframe); root_path: pelvis waypoints
-        (frame, x, z) or (frame, x, z, heading_degrees), from two to one per frame."""
+        (frame, x, z) or (frame, x, z, heading_degrees), from two to one per frame.
+        order: which masked latents each stage fills (momadiff.sampler.ORDERS; default the
+        model's, "spread": keyframe latents first, as in the paper)."""
         settings = self._settings(text, seconds, num_frames, seed, keyframes, cfg_scale, iterations,
-                                  ddim_steps, temperature)
+                                  ddim_steps, temperature, order)
         path, c = self._constraints(settings[1], settings[2], root_path)
         yield from self._stream(*settings, seed, path, c)
 
@@ -307,11 +314,12 @@ class Pipeline:
     def generate(self, text: str, seconds: float | None = None, num_frames: int | None = None,
                  seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                  iterations: int | None = None, ddim_steps: int | None = None,
-                 temperature: float | None = None, root_path: Sequence[Any] = ()) -> Motion:
+                 temperature: float | None = None, root_path: Sequence[Any] = (),
+                 order: str | None = None) -> Motion:
         """Generate a motion; see iter_generate. Same inputs and seed give the same joints.
         Motion.warnings lists the targets the body could not meet exactly, and by how much."""
         text_c, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
-                                              cfg_scale, iterations, ddim_steps, temperature)
+                                              cfg_scale, iterations, ddim_steps, temperature, order)
         path, c = self._constraints(T, keys, root_path)
         stages = list(self._stream(text_c, T, keys, cfg, seed, path, c))
         totals: dict[str, float] = {}

@@ -21,6 +21,8 @@ const keysLayer = root.querySelector(".mtl-keys");
 const ticks = root.querySelector(".mtl-ticks");
 const palette = root.querySelector(".mtl-palette");
 const info = root.querySelector(".mtl-info");
+const latents = root.querySelector(".mtl-latents");
+const playhead = root.querySelector(".mtl-playhead");
 const delBtn = root.querySelector(".mtl-delete");
 const fixBox = root.querySelector(".mtl-fix");
 const poses = Array.isArray(props.poses) ? props.poses : [];
@@ -30,6 +32,9 @@ let keys = [];            // [{frame, joints, fix_root, label}], sorted by frame
 let selected = null;      // frame of the selected key
 let currentPose = poses.length ? poses[0].name : null;
 let lastText = null;      // the keys JSON last read or written, to skip no-op refreshes
+let viewFrames = 0;       // frames of the motion in the 3D view (0: none yet)
+let lastStage = null;     // the stage on view ("momadiff-stage" event detail)
+let announced = null;     // the selected key last sent to the 3D view
 
 const numFrames = () => Math.max(1, Math.round(seconds * FPS));
 const poseByName = (name) => poses.find((p) => p.name === name);
@@ -87,12 +92,23 @@ function commit() {
   writeBox(KEYS_BOX, lastText);
   writeBox(SELECTED_BOX, selected === null ? "" : String(selected));
   render();
+  announceSelection();
 }
 
 function select(frame) {
   selected = frame;
   writeBox(SELECTED_BOX, selected === null ? "" : String(selected));
   render();
+  announceSelection();
+}
+
+// The 3D view poses the selected key (posing.js) and sends the edited pose back.
+function announceSelection() {
+  const k = selectedKey();
+  const text = k ? JSON.stringify([k.frame, k.joints]) : null;
+  if (text === announced) return;
+  announced = text;
+  window.dispatchEvent(new CustomEvent("momadiff-key-selected", { detail: { key: k ? Object.assign({}, k) : null } }));
 }
 
 function frameAt(clientX) {
@@ -177,6 +193,8 @@ function render() {
     (k && b.dataset.label === k.label));
   root.dataset.ready = "1";
   root.dataset.keys = String(keys.length);
+  renderLatents();
+  if (viewFrames) setPlayhead(Number(root.dataset.playhead || 0));
 }
 
 function startDrag(e, k, el) {
@@ -255,7 +273,67 @@ function refresh(keysText, secs) {
     if (!selectedKey()) selected = null;
   }
   render();
+  announceSelection();
 }
+
+// ---- The playhead and the stage on view (shared with the 3D view through window events).
+
+function renderLatents() {
+  latents.textContent = "";
+  const st = lastStage;
+  if (!st || !st.kinds) return;
+  const n = st.kinds.length, frames = Math.max(1, numFrames() - 1);
+  for (let i = 0; i < n; i++) {
+    const a = i * st.down, b = Math.min((i + 1) * st.down, st.frames) - 1;
+    if (a > frames) break;
+    const cell = document.createElement("div");
+    cell.className = "mtl-lat";
+    cell.dataset.kind = st.kinds[i];
+    cell.style.left = (xOf(a) - 1) + "px";
+    cell.style.width = Math.max(1, xOf(Math.min(b + 1, frames)) - xOf(a) - 1) + "px";
+    cell.title = "latent " + i + " (frames " + a + "-" + b + "): " + ({ u: "your key", e: "generated earlier",
+      n: "generated in this stage", m: "still [MASK]: drawn interpolated between its known neighbours" })[st.kinds[i]];
+    latents.appendChild(cell);
+  }
+  const head = document.createElement("span");
+  head.className = "mtl-lathead";
+  latents.appendChild(head);
+}
+
+function setPlayhead(frame) {
+  if (!viewFrames) { playhead.hidden = true; return; }
+  playhead.hidden = false;
+  playhead.style.left = xOf(frame) + "px";
+  root.dataset.playhead = String(frame);
+}
+
+function scrubFrom(el) {
+  el.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    el.setPointerCapture(e.pointerId);
+    const seek = (ev) => window.dispatchEvent(new CustomEvent("momadiff-seek", { detail: { frame: frameAt(ev.clientX) } }));
+    seek(e);
+    const up = () => { el.removeEventListener("pointermove", seek); el.removeEventListener("pointerup", up); };
+    el.addEventListener("pointermove", seek);
+    el.addEventListener("pointerup", up);
+  });
+  el.addEventListener("click", (e) => e.stopPropagation());
+}
+scrubFrom(ticks);
+scrubFrom(latents);
+window.addEventListener("momadiff-frame", (e) => { viewFrames = e.detail.frames; setPlayhead(e.detail.frame); });
+window.addEventListener("momadiff-stage", (e) => { lastStage = e.detail; renderLatents(); });
+window.addEventListener("momadiff-pose-edited", (e) => {
+  const d = e.detail || {};
+  const k = keys.find((o) => o.frame === d.frame);
+  if (!k || !Array.isArray(d.joints)) return;
+  k.joints = d.joints;
+  k.label = "posed";
+  commit();
+});
+window.addEventListener("momadiff-deselect", () => select(null));
+new ResizeObserver(() => renderLatents()).observe(latents);
 
 // Python-side changes arrive through app.py's JS hooks, which find the timeline here.
 element.momadiffTimeline = { refresh: refresh };
