@@ -50,6 +50,7 @@ def _generate(argv: list[str]) -> int:
     from .model.checkpoint import CheckpointError
     from .keyframes import KeyframeError
     from .pipeline import GenerationError, Pipeline
+    from .ui.wording import counted
     try:
         keys = _load_keys(a.keyframes) if a.keyframes else []
         pipe = Pipeline.from_pretrained(a.model)
@@ -63,7 +64,7 @@ def _generate(argv: list[str]) -> int:
     np.save(out / "motion.npy", motion.joints)
     bvh.save(out / "motion.bvh", motion.joints, fps=motion.fps)
     secs = sum(motion.seconds.values())
-    print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {len(motion.stages)} stages, "
+    print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {counted(len(motion.stages), 'stage')}, "
           f"{secs:.2f} s; wrote {out / 'motion.npy'} and {out / 'motion.bvh'}")
     return 0
 
