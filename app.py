@@ -162,7 +162,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                                 interactive=False)
                 with gr.Accordion("Mesh: mannequin video and 3D view", open=True):
                     with gr.Row():
-                        mesh = gr.Video(label="Mannequin (rendered after the skeleton video)", height=260,
+                        mesh = gr.Video(label=H.MESH_LABEL, height=260,
                                         autoplay=True, loop=True, interactive=False, elem_id="momadiff-mesh")
                         glb = gr.Model3D(label="3D view (drag to orbit; motion.glb is in the downloads)",
                                          height=260, elem_id="momadiff-glb")
@@ -174,7 +174,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         go.click(None, None, mesh, js="() => null", **private)
         go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
                  [stagebar, strip, status, video, files, glb], api_name="generate"
-                 ).then(H.mesh_video, files, [mesh, notice], trigger_mode="always_last", **private)
+                 ).then(H.mesh_video, files, mesh, trigger_mode="always_last", **private)
         dice.click(H.random_seed, None, seed, **private)
         examples.input(lambda e: e or gr.update(), examples, prompt, **private)
         keys.change(None, [keys, seconds], None, js=REFRESH_JS)

@@ -69,6 +69,11 @@ def font(px: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def counter_text(t: int, n: int, fps: int = skeleton.FPS) -> str:
+    """'frame 0 of 0-119   0.00 s': frames count from 0, as in the timeline, sliders and files."""
+    return f"frame {t} of 0-{n - 1}   {t / fps:.2f} s"
+
+
 def annotate(img: Image.Image, t: int, n: int, highlight: bool = False, title: str | None = None,
              counter: bool = True, fps: int = skeleton.FPS) -> None:
     """Draw, in place, a title (top left), "frame t of 0-(n-1)  seconds" (bottom left: frames count
@@ -89,7 +94,7 @@ def annotate(img: Image.Image, t: int, n: int, highlight: bool = False, title: s
         draw.text((pad, pad), drawable(title), fill=TEXT, font=font(max(8, int(h * 0.04))))
     if counter and not small:
         size = max(8, int(h * 0.032))
-        draw.text((pad, h - pad - int(size * 1.25)), f"frame {t} of 0-{n - 1}   {t / fps:.2f} s", fill=TEXT, font=font(size))
+        draw.text((pad, h - pad - int(size * 1.25)), counter_text(t, n, fps), fill=TEXT, font=font(size))
 
 
 def draw_overlay(frame: np.ndarray, t: int, n: int, highlight: bool = False, title: str | None = None) -> np.ndarray:

@@ -33,6 +33,7 @@ log = logging.getLogger("momadiff.app")
 GENERIC_ERROR = "Something went wrong on the server; the error was logged. Please try again."
 FILMSTRIP_FRAMES = 8
 PREVIEW_SIZE = 160
+MESH_LABEL = "Mannequin (rendered after the skeleton video)"
 MAX_BVH_BYTES = 64 * 1024 * 1024   # tighter than bvh.MAX_FILE_BYTES: an upload, not a local file
 # The skeletons the BVH reader knows (motion/retarget.py FAMILIES), as a UI user knows them.
 KNOWN_SKELETONS = {
@@ -300,26 +301,30 @@ def session_key_frames(session: dict[str, Any]) -> list[int]:
     return [int(k["frame"]) for k in session.get("keyframes") or [] if isinstance(k, dict) and "frame" in k]
 
 
-def mesh_video(files: Sequence[Any] | None) -> tuple[Any, str]:
-    """(the mannequin video of the last generated motion, its key frames marked, message).
-    Chained after generate rather than part of it: it takes several seconds more, and the
-    skeleton video and downloads should not wait."""
+def mesh_video(files: Sequence[Any] | None) -> Any:
+    """The mannequin video of the last generated motion, its key frames marked (an update of the
+    video component whose label carries the reason when there is none). Chained after generate
+    rather than part of it: it takes several seconds more, and the skeleton video and downloads
+    should not wait."""
+    import gradio as gr
     from ..render.mesh_video import MeshRenderUnavailable, render_mesh_video
     joints = motion_from_files(files)
     paths = {p.name: p for p in map(_path, files or [])}
     if joints is None or "session.json" not in paths:
-        return None, _no_change()
+        return gr.update(value=None, label=MESH_LABEL)
     try:
         session = json.loads(paths["session.json"].read_text(encoding="utf-8"))
         out = new_request_dir() / "mesh.mp4"
-        return str(render_mesh_video(joints, out, fps=skeleton.FPS, size=(400, 400),
-                                     highlight_frames=session_key_frames(session),
-                                     title=str(session.get("text", ""))[:60])), _no_change()
-    except MeshRenderUnavailable as e:
-        return None, shown(f"No mannequin video on this server: {e}")
+        video = render_mesh_video(joints, out, fps=skeleton.FPS, size=(400, 400),
+                                  highlight_frames=session_key_frames(session),
+                                  title=str(session.get("text", ""))[:60])
+        return gr.update(value=str(video), label=MESH_LABEL)
+    except MeshRenderUnavailable:
+        log.exception("mesh video unavailable")
+        return gr.update(value=None, label="Mannequin: not available on this server (no OpenGL/EGL; see the log)")
     except Exception:
         log.exception("mesh video failed")
-        return None, GENERIC_ERROR
+        return gr.update(value=None, label="Mannequin: rendering failed (the error was logged)")
 
 
 def filmstrip_frames(num_frames: int, key_frames: Sequence[int], count: int = FILMSTRIP_FRAMES) -> list[int]:
@@ -363,7 +368,8 @@ def _usable_keys(keys: list[dict[str, Any]], seconds: Any) -> tuple[list[dict[st
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
              iterations: Any, ddim_steps: Any) -> Iterator[tuple[Any, ...]]:
     """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files,
-    GLB preview): once per sampler stage, once with the files, once with the video and GLB.
+    GLB preview): once per sampler stage, once with the files, once with the GLBs, once with the
+    video (and everything else again).
     Keys past the end of the motion are left out, and the status says which.
     Bad input yields a single message instead; nothing raises."""
     keep = _no_change
@@ -404,13 +410,17 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
                    + (f"; {counted(len(keys), 'key')} matched within {100 * err.max():.2f} cm" if keys else ""))
         # The last stage's bar and strip are repeated so an API caller's final result has them.
         yield bar, strip, f"**done:** {summary} · rendering the video…{note}", keep(), files, keep()
+        # The GLB preview goes out before the last yield, and again in it for API callers:
+        # gr.Model3D (in an accordion) stays blank when its value first arrives in a generator's
+        # last yield.
+        glb, preview = render_glbs(joints, out)
+        files = [*files, glb]
+        yield bar, strip, f"**done:** {summary} · rendering the video…{note}", keep(), files, preview
         from ..render.skeleton import render_skeleton_video
         t0 = time.perf_counter()
         video = render_skeleton_video(joints, out / "skeleton.mp4", fps=skeleton.FPS, size=(480, 480),
                                       highlight_frames=key_frames, title=clean_text[:60])
         t_video = time.perf_counter() - t0
-        glb, preview = render_glbs(joints, out)
-        files.append(glb)
         yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.{note}", str(video), files, preview
     except ValueError as e:
         yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep())
