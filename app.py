@@ -90,7 +90,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                  iterations: int, ddim_steps: int) -> Iterator[tuple[Any, ...]]:
         """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}).
         Returns: stage bar, filmstrip, status, skeleton video,
-        [motion.npy, motion.bvh, session.json, motion.glb], GLB preview (the mannequin, in place)."""
+        [motion.npy, motion.bvh, session.json, motion.glb]."""
         yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps)
 
     private = {"api_visibility": "private"}
@@ -173,8 +173,9 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         # (the default, "once", skipped it); the old mannequin is cleared at once, in the browser.
         go.click(None, None, mesh, js="() => null", **private)
         go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
-                 [stagebar, strip, status, video, files, glb], api_name="generate"
-                 ).then(H.mesh_video, files, mesh, trigger_mode="always_last", **private)
+                 [stagebar, strip, status, video, files], api_name="generate"
+                 ).then(H.glb_preview, files, glb, trigger_mode="always_last", **private
+                        ).then(H.mesh_video, files, mesh, trigger_mode="always_last", **private)
         dice.click(H.random_seed, None, seed, **private)
         examples.input(lambda e: e or gr.update(), examples, prompt, **private)
         keys.change(None, [keys, seconds], None, js=REFRESH_JS)

@@ -287,13 +287,26 @@ def warm_up(pipe: Pipeline) -> None:
         pass
 
 
-def render_glbs(joints: np.ndarray, out_dir: Path) -> tuple[str, str]:
-    """(motion.glb: the skinned mannequin with the motion, for downloads; preview.glb: the same
-    in place, for gr.Model3D, whose camera frames the model once and would lose a walker)."""
+def write_motion_glb(joints: np.ndarray, out_dir: Path) -> str:
+    """motion.glb: the skinned mannequin with the motion, for the downloads."""
     from ..render.glb import write_glb
-    full = write_glb(joints, out_dir / "motion.glb", fps=skeleton.FPS)
-    preview = write_glb(joints, out_dir / "preview.glb", fps=skeleton.FPS, in_place=True)
-    return str(full), str(preview)
+    return str(write_glb(joints, out_dir / "motion.glb", fps=skeleton.FPS))
+
+
+def glb_preview(files: Sequence[Any] | None) -> str | None:
+    """preview.glb of the last motion for gr.Model3D: the mannequin moving in place (its camera
+    frames the model once and would lose a walker). A plain function chained after generate, not
+    one of its yields: a generator's last value reaches the browser twice (while streaming and on
+    completion), and gr.Model3D, still loading its viewer from the first, then stays blank."""
+    from ..render.glb import write_glb
+    joints = motion_from_files(files)
+    if joints is None:
+        return None
+    try:
+        return str(write_glb(joints, new_request_dir() / "preview.glb", fps=skeleton.FPS, in_place=True))
+    except Exception:
+        log.exception("preview GLB failed")
+        return None
 
 
 def session_key_frames(session: dict[str, Any]) -> list[int]:
@@ -367,9 +380,9 @@ def _usable_keys(keys: list[dict[str, Any]], seconds: Any) -> tuple[list[dict[st
 
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
              iterations: Any, ddim_steps: Any) -> Iterator[tuple[Any, ...]]:
-    """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files,
-    GLB preview): once per sampler stage, once with the files, once with the GLBs, once with the
-    video (and everything else again).
+    """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files):
+    once per sampler stage, once with the files, once with the video and motion.glb (the 3D
+    view's GLB comes from glb_preview, chained after this).
     Keys past the end of the motion are left out, and the status says which.
     Bad input yields a single message instead; nothing raises."""
     keep = _no_change
@@ -384,13 +397,13 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
             stages.append(stage)
             status = f"**{stage_status(stage)}** · {time.perf_counter() - t_start:.2f} s"
             bar, strip = stage_bar_html(stages, pipe.down), _filmstrip(stage.joints, key_frames)
-            yield bar, strip, status, keep(), keep(), keep()
+            yield bar, strip, status, keep(), keep()
     except ValueError as e:
-        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep())
         return
     except Exception:
         log.exception("generation failed")
-        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep())
         return
     t_sample = time.perf_counter() - t_start
     note = f" {shown(beyond_note)}" if beyond_note else ""
@@ -409,21 +422,16 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
                    f"{counted(len(stages), 'stage')}, sampled in {t_sample:.2f} s"
                    + (f"; {counted(len(keys), 'key')} matched within {100 * err.max():.2f} cm" if keys else ""))
         # The last stage's bar and strip are repeated so an API caller's final result has them.
-        yield bar, strip, f"**done:** {summary} · rendering the video…{note}", keep(), files, keep()
-        # The GLB preview goes out before the last yield, and again in it for API callers:
-        # gr.Model3D (in an accordion) stays blank when its value first arrives in a generator's
-        # last yield.
-        glb, preview = render_glbs(joints, out)
-        files = [*files, glb]
-        yield bar, strip, f"**done:** {summary} · rendering the video…{note}", keep(), files, preview
+        yield bar, strip, f"**done:** {summary} · rendering the video…{note}", keep(), files
         from ..render.skeleton import render_skeleton_video
         t0 = time.perf_counter()
         video = render_skeleton_video(joints, out / "skeleton.mp4", fps=skeleton.FPS, size=(480, 480),
                                       highlight_frames=key_frames, title=clean_text[:60])
         t_video = time.perf_counter() - t0
-        yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.{note}", str(video), files, preview
+        files = [*files, write_motion_glb(joints, out)]
+        yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.{note}", str(video), files
     except ValueError as e:
-        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep())
     except Exception:
         log.exception("writing the outputs failed")
-        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep(), keep())
+        yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep())
