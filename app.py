@@ -127,7 +127,8 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                             pin_frame = FreeSlider(0, max_frames - 1, value=0, step=1,
                                                    label="Frame (from 0)", scale=3)
                             pin_view = gr.Image(label="Pose at this frame", height=170, width=170,
-                                                interactive=False, scale=0, min_width=170,
+                                                show_label=False, buttons=[], interactive=False,
+                                                scale=0, min_width=170,
                                                 elem_id="momadiff-pin-view")
                         pin_btn = gr.Button("📌 Pin this frame as a key")
                     with gr.Tab("BVH file"):
@@ -138,7 +139,8 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                             bvh_frame = FreeSlider(0, 1, value=0, step=1, label="BVH frame (from 0)",
                                                    visible=False, scale=3)
                             bvh_view = gr.Image(label="Pose at this BVH frame", height=170, width=170,
-                                                interactive=False, scale=0, min_width=170,
+                                                show_label=False, buttons=[], interactive=False,
+                                                scale=0, min_width=170,
                                                 elem_id="momadiff-bvh-view")
                         bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)")
                 with gr.Accordion("Advanced", open=False):

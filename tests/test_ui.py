@@ -391,14 +391,20 @@ def test_unknown_bvh_skeleton_gets_guidance_a_user_can_follow(tmp_path):
     from momadiff.motion import bvh
     from momadiff.motion.retarget import FAMILIES
     from conftest import synthetic_walk
+    smpl = tmp_path / "smpl.bvh"
+    bvh.save(smpl, synthetic_walk(10))
     path = tmp_path / "robot.bvh"
-    bvh.save(path, synthetic_walk(10))
     names = iter(range(100))
-    path.write_text(re.sub(r"(ROOT|JOINT) \S+", lambda m: f"{m.group(1)} part{next(names)}", path.read_text()))
+    path.write_text(re.sub(r"(ROOT|JOINT) \S+", lambda m: f"{m.group(1)} part{next(names)}", smpl.read_text()))
     state, _, _, msg = H.load_bvh(str(path))
     assert state is None and "name_map" not in msg and "robot.bvh" in msg
     assert "Mixamo" in msg and "Bandai" in msg and "CMU" in msg and "Rename the joints" in msg
+    assert "part0, part1" in msg                             # what the file has, for comparison
     assert set(H.KNOWN_SKELETONS) == set(FAMILIES)          # every skeleton the reader knows is named
+    # A skeleton that lacks a few joints: those are named in words.
+    path.write_text(re.sub(r"JOINT (l|r)_knee", r"JOINT \1_shinbone", smpl.read_text()))
+    msg = H.load_bvh(str(path))[3]
+    assert "no joint the app can match to its left knee, right knee." in msg
 
 
 def test_filmstrip_shows_the_keys():

@@ -192,11 +192,25 @@ def pin_frame(files: Sequence[Any] | None, frame: float, keys_text: str, seconds
     return _guard(run, lambda m: (_no_change(), m))
 
 
-def _bvh_guidance(name: str, detail: str) -> str:
-    """What a UI user can do about a BVH whose skeleton the reader does not know."""
-    return (f"{name}: its joint names match none of the skeletons this app reads ({detail}). It reads: "
-            f"{known_skeletons_text()}. Rename the joints in your 3D tool to one of these schemes "
-            f"(in Blender: rename the bones, or retarget the clip onto a Mixamo rig) and export the BVH again.")
+def _joint_words(names: Sequence[str], limit: int = 6) -> str:
+    """'left knee, right knee and 3 more' from 22-layout joint names."""
+    words = [n.replace("l_", "left ", 1).replace("r_", "right ", 1).replace("_", " ") if n[:2] in ("l_", "r_")
+             else n.replace("_", " ") for n in names]
+    more = len(words) - limit
+    return ", ".join(words[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _bvh_guidance(name: str, error: str) -> str:
+    """What a UI user can do about a BVH whose skeleton the reader does not know (error: the
+    retargeter's message, which lists the joints it could not find and the file's own)."""
+    missing = [m.strip() for m in error.partition("missing ")[2].partition(" (")[0].split(",") if m.strip()]
+    own = [m.strip() for m in error.partition("The file's joints are: ")[2].partition(". Pass")[0].split(",")
+           if m.strip()]
+    found = (f"no joint names it knows (the file's: {', '.join(own[:5])}{', ...' if len(own) > 5 else ''})"
+             if len(missing) >= 20 or not missing else f"no joint the app can match to its {_joint_words(missing)}")
+    return (f"{name}: this skeleton has {found}. The app reads these skeletons: {known_skeletons_text()}. "
+            f"Rename the joints in your 3D tool to one of these schemes (in Blender: rename the bones, "
+            f"or retarget the clip onto a Mixamo rig) and export the BVH again.")
 
 
 def load_bvh(file: Any) -> tuple[Any, Any, Any, str]:
@@ -215,8 +229,7 @@ def load_bvh(file: Any) -> tuple[Any, Any, Any, str]:
         try:
             joints = load_bvh_joints(path)
         except RetargetError as e:
-            missing = str(e).partition("missing ")[2].partition(" (")[0]
-            raise ValueError(_bvh_guidance(path.name, f"no {missing}" if missing else "unknown names")) from None
+            raise ValueError(_bvh_guidance(path.name, str(e))) from None
         except ValueError as e:   # the server's temp path means nothing to the user: name the file
             raise ValueError(str(e).replace(str(path), path.name)) from None
         if len(joints) < 1 or not np.isfinite(joints).all():
@@ -250,7 +263,8 @@ def use_bvh_frame(bvh_joints: np.ndarray | None, bvh_frame: float, selected: str
         f = old["frame"] if old else min(b, n - 1)
         key = K.key_dict(f, bvh_joints[b], bool(old and old["fix_root"]), f"bvh f{b}")
         keys = K.put_key(keys, key)
-        return K.keys_json(keys), f"{'Set the pose of the key at' if old else 'Added a key at'} frame {f} from BVH frame {b}."
+        did = "Set the pose of the key at" if old else "Added a key at"
+        return K.keys_json(keys), f"{did} frame {f} from BVH frame {b}."
     return _guard(run, lambda m: (_no_change(), m))
 
 
