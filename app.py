@@ -27,7 +27,8 @@ from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui.outputs import MAX_AGE_SECONDS  # noqa: E402
 from momadiff.ui.poses import load_poses  # noqa: E402
 from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
-from momadiff.ui.studio import KEYS_ID, REFRESH_JS, SELECTED_ID, timeline_kwargs  # noqa: E402
+from momadiff.ui.studio import (GENERATE_JS, KEYS_ID, REFRESH_JS, SELECTED_ID,  # noqa: E402
+                                timeline_kwargs)
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -175,7 +176,7 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         # (the default, "once", skipped it); the old mannequin is cleared at once, in the browser.
         go.click(None, None, mesh, js="() => null", **private)
         go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim],
-                 [stagebar, strip, status, video, files], api_name="generate"
+                 [stagebar, strip, status, video, files], api_name="generate", js=GENERATE_JS
                  ).then(H.glb_preview, files, glb, trigger_mode="always_last", **private
                         ).then(H.mesh_video, files, mesh, trigger_mode="always_last", **private)
         dice.click(H.random_seed, None, seed, **private)

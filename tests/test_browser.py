@@ -123,6 +123,15 @@ def test_timeline_keys_generate_download(app_url, browser, tmp_path):
     page.wait_for_function("() => document.querySelector('#momadiff-notice').innerText.includes('past the end')",
                            timeout=10_000)
     assert page.locator(".mtl").get_attribute("data-keys") == "2" and page.locator(".mtl-key.mtl-out").count() == 1
+    # ... and Generate works, with the key that fits (it failed on the key past the end).
+    page.locator("#momadiff-generate").click()
+    page.wait_for_function("() => /done:.*1 key matched/.test(document.querySelector('#momadiff-status').innerText)",
+                           timeout=60_000)
+    # Lengthening the motion again brings the key back into use.
+    seconds.fill("10")
+    seconds.press("Enter")
+    seconds.blur()
+    page.wait_for_function("() => document.querySelectorAll('.mtl-key.mtl-out').length === 0", timeout=10_000)
     page.close()
 
 

@@ -155,7 +155,7 @@ def test_handlers_show_no_toasts(tiny_pipeline, monkeypatch, tmp_path):
     monkeypatch.setattr(gr, "Info", toast)
     H.on_duration(3.0, _keys(10, 100))
     H.on_duration(3.0, "{oops")
-    out = _run(tiny_pipeline, keys=_keys(10, 70))
+    out = _run(tiny_pipeline, keys=_keys(10))
     H.pin_frame(out[-1][4], 5, "[]", 3.0)
     H.pin_frame(None, 5, "[]", 3.0)
     H.load_session(out[-1][4][2])
@@ -275,6 +275,7 @@ def test_malformed_session_gives_message(tmp_path, content, match):
 @pytest.mark.parametrize("kwargs, match", [
     ({"text": ""}, "describe the motion"),
     ({"text": "walk " * 400}, "characters long"),
+    ({"keys": _keys(10, 70)}, "outside the motion"),          # 3 s = 60 frames (the page leaves it out)
     ({"keys": "[{]"}, "not valid JSON"),
     ({"seconds": 50}, "between"),
     ({"seed": -3}, "seed"),
@@ -352,17 +353,6 @@ def test_mesh_video_marks_the_keys(tiny_pipeline, monkeypatch):
     files = _run(tiny_pipeline, seconds=4.0, keys=_keys(10, 60))[-1][4]
     out = H.mesh_video(files)
     assert list(seen["highlight_frames"]) == [10, 60] and out["value"].endswith("mesh.mp4")
-
-
-def test_keys_past_the_end_are_left_out_and_said(tiny_pipeline):
-    out = _run(tiny_pipeline, seconds=3.0, keys=_keys(10, 70))   # 3 s = frames 0 to 59
-    status, files = out[-1][2], out[-1][4]
-    assert "done" in status and "frame 70" in status and "past the end" in status and "1 key matched" in status
-    joints = np.load(files[0])
-    assert key_error(joints, K.to_keyframes(K.parse_keys(_keys(10)))).max() < 0.01
-    assert [k["frame"] for k in json.loads(Path(files[2]).read_text())["keyframes"]] == [10]
-    # A duration outside the range is still the pipeline's to refuse, keys or not.
-    assert "between" in _run(tiny_pipeline, seconds=50, keys=_keys(10, 70))[0][2]
 
 
 def test_restored_session_names_keys_past_its_end(tmp_path):

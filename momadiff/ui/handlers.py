@@ -379,30 +379,17 @@ def _filmstrip(joints: np.ndarray, key_frames: Sequence[int]) -> np.ndarray:
     return filmstrip(joints, frames, thumb_size=112, highlight_frames=key_frames, captions=captions)
 
 
-def _usable_keys(keys: list[dict[str, Any]], seconds: Any) -> tuple[list[dict[str, Any]], str]:
-    """(the keys Generate uses, a note on those past the end): the rule of on_duration. Only for a
-    duration in range: any other one is the pipeline's to refuse, with its own message."""
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        return keys, ""
-    if not MIN_SECONDS <= s <= MAX_SECONDS:
-        return keys, ""
-    kept, beyond = K.fit_keys(keys, K.num_frames(s))
-    return kept, K.beyond_end_message(beyond, s)
-
-
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
              iterations: Any, ddim_steps: Any) -> Iterator[tuple[Any, ...]]:
     """Stream a generation. Yields (stage bar HTML, filmstrip image, status, video path, files):
     once per sampler stage, once with the files, once with the video and motion.glb (the 3D
     view's GLB comes from glb_preview, chained after this).
-    Keys past the end of the motion are left out, and the status says which.
-    Bad input yields a single message instead; nothing raises."""
+    Keys past the end of the motion are refused like any bad input (the page leaves them out
+    before calling, see studio.GENERATE_JS). Bad input yields a single message; nothing raises."""
     keep = _no_change
     t_start = time.perf_counter()
     try:
-        keys, beyond_note = _usable_keys(K.parse_keys(keys_text), seconds)
+        keys = K.parse_keys(keys_text)
         stream = pipe.iter_generate(text, seconds=seconds, seed=_as_seed(seed), keyframes=K.to_keyframes(keys),
                                     cfg_scale=cfg_scale, iterations=iterations, ddim_steps=ddim_steps)
         stages = []
@@ -420,7 +407,6 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
         yield (keep(), keep(), f"⚠️ {GENERIC_ERROR}", keep(), keep())
         return
     t_sample = time.perf_counter() - t_start
-    note = f" {shown(beyond_note)}" if beyond_note else ""
     try:
         joints = stages[-1].joints
         out = new_request_dir()
@@ -436,14 +422,14 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
                    f"{counted(len(stages), 'stage')}, sampled in {t_sample:.2f} s"
                    + (f"; {counted(len(keys), 'key')} matched within {100 * err.max():.2f} cm" if keys else ""))
         # The last stage's bar and strip are repeated so an API caller's final result has them.
-        yield bar, strip, f"**done:** {summary} · rendering the video…{note}", keep(), files
+        yield bar, strip, f"**done:** {summary} · rendering the video…", keep(), files
         from ..render.skeleton import render_skeleton_video
         t0 = time.perf_counter()
         video = render_skeleton_video(joints, out / "skeleton.mp4", fps=skeleton.FPS, size=(480, 480),
                                       highlight_frames=key_frames, title=clean_text[:60])
         t_video = time.perf_counter() - t0
         files = [*files, write_motion_glb(joints, out)]
-        yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.{note}", str(video), files
+        yield bar, strip, f"**done:** {summary}; video in {t_video:.2f} s.", str(video), files
     except ValueError as e:
         yield (keep(), keep(), f"⚠️ {shown(e)}", keep(), keep())
     except Exception:

@@ -80,8 +80,9 @@ def clamp_seconds(seconds: float) -> float:
 
 def beyond_end_message(beyond: Sequence[dict[str, Any]], seconds: float) -> str:
     """The one rule for keys past the end of the motion, whatever changed the duration (the
-    slider, the number box, a restored session): they stay on the timeline, marked, and Generate
-    leaves them out until the motion is long enough again. '' if there are none."""
+    slider, the number box, a restored session): they stay on the timeline, marked, and the page's
+    Generate leaves them out (studio.GENERATE_JS) until the motion is long enough again; the API
+    refuses them. '' if there are none."""
     if not beyond:
         return ""
     n = num_frames(seconds)

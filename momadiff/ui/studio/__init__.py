@@ -1,8 +1,9 @@
 """The keyframe timeline editor: gr.HTML with its own HTML, CSS and JS (the files beside this one).
 
 How it talks to Python: see timeline.js. The keys live in a hidden textbox (elem_id KEYS_ID), the
-selected key's frame in another (SELECTED_ID); the duration slider is SECONDS_ID. `refresh_js`
-is the JS hook app.py attaches to the keys textbox's and the slider's `.change` events.
+selected key's frame in another (SELECTED_ID); the duration slider is SECONDS_ID. `REFRESH_JS`
+is the JS hook app.py attaches to the keys textbox's and the slider's `.change` events,
+`GENERATE_JS` the one it runs before Generate.
 """
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ TIMELINE_ID = "momadiff-timeline"
 
 # JS for `.change(fn=None, inputs=[keys, seconds], js=REFRESH_JS)`: redraw from Python's values.
 REFRESH_JS = "(keys, seconds) => { if (window.momadiffTimeline) window.momadiffTimeline.refresh(keys, seconds); }"
+# JS run by the page's Generate before the request (its return value is what Python gets): keys
+# past the end of the motion stay on the timeline, marked, and are left out of the request, so a
+# shorter duration never makes Generate fail, however it was set. Inputs: text, seconds, seed,
+# keys, then the rest unchanged. API calls do not run it: there such keys are refused.
+GENERATE_JS = ("(text, seconds, seed, keys, ...rest) => [text, seconds, seed, window.momadiffTimeline ? "
+               "window.momadiffTimeline.usable(keys, seconds) : keys, ...rest]")
 
 
 @lru_cache(maxsize=None)

@@ -290,8 +290,20 @@ function refresh(keysText, secs) {
   render();
 }
 
+// The keys JSON a Generate request sends: those within a motion of `secs` seconds (frames count
+// from 0). Text that does not parse goes as it is, for Python to explain.
+function usable(keysText, secs) {
+  let all;
+  try { all = JSON.parse(keysText || "[]"); } catch (e) { return keysText; }
+  if (!Array.isArray(all)) return keysText;
+  const n = Math.max(1, Math.round(Number(secs) * FPS));
+  if (!(n > 0)) return keysText;
+  const kept = all.filter((k) => !(k && Number.isInteger(k.frame) && k.frame >= n));
+  return kept.length === all.length ? keysText : JSON.stringify(kept);
+}
+
 // Python-side changes arrive through app.py's JS hooks, which find the timeline here.
-element.momadiffTimeline = { refresh: refresh };
+element.momadiffTimeline = { refresh: refresh, usable: usable };
 window.momadiffTimeline = element.momadiffTimeline;
 buildPalette();
 // The keys textbox may mount after this script runs: read its first value once it exists.
