@@ -417,7 +417,7 @@ def test_sliders_use_the_server_limits(tiny_pipeline):
     assert sliders["Guidance scale"].maximum == MAX_CFG_SCALE
     assert sliders["Transformer iterations"].maximum == MAX_ITERATIONS
     assert sliders["DDIM steps"].maximum == MAX_DDIM_STEPS
-    assert sliders["Frame"].maximum == int(MAX_SECONDS * skeleton.FPS) - 1
+    assert sliders["Frame (from 0)"].maximum == int(MAX_SECONDS * skeleton.FPS) - 1
 
 
 def test_output_folders_are_capped_and_expire(tiny_pipeline, tmp_path, monkeypatch):

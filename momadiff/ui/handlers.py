@@ -228,9 +228,10 @@ def load_bvh(file: Any) -> tuple[Any, Any, Any, str]:
                              f"{MAX_BVH_BYTES // 2 ** 20} MB")
         try:
             joints = load_bvh_joints(path)
-        except RetargetError as e:
-            raise ValueError(_bvh_guidance(path.name, str(e))) from None
-        except ValueError as e:   # the server's temp path means nothing to the user: name the file
+        except ValueError as e:
+            if isinstance(e, RetargetError) and str(e).startswith("cannot map this skeleton"):
+                raise ValueError(_bvh_guidance(path.name, str(e))) from None
+            # The server's temp path means nothing to the user: name the file.
             raise ValueError(str(e).replace(str(path), path.name)) from None
         if len(joints) < 1 or not np.isfinite(joints).all():
             raise ValueError(f"{path.name} has no usable frames")
