@@ -31,7 +31,7 @@ from momadiff.ui.poses import load_poses  # noqa: E402
 from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
 from momadiff.ui import stream  # noqa: E402
 from momadiff.ui.compare import compare_orders  # noqa: E402
-from momadiff.ui.studio import (COMPARE_ID, KEYS_ID, MOTION_ID, REFRESH_JS, SELECTED_ID,  # noqa: E402
+from momadiff.ui.studio import (COMPARE_ID, GENERATE_JS, KEYS_ID, MOTION_ID, REFRESH_JS, SELECTED_ID,  # noqa: E402
                                 carrier_kwargs, compare_kwargs, stage_kwargs, static_paths, timeline_kwargs,
                                 view_kwargs)
 
@@ -97,17 +97,22 @@ def how_it_works(pipe: Pipeline) -> str:
     return HOW_IT_WORKS.format(frames=frames, six_s=n, noise=noise, decoder=decoder, stages64=stages64)
 
 
-# On a phone the view sits below the inputs: bring it into sight when Generate is pressed. The
-# view also pauses drawing until the new motion's first stage (CPU for the page and the server).
-SCROLL_TO_VIEW_JS = ("(...args) => { window.dispatchEvent(new CustomEvent('momadiff-generate-click'));"
+# Run in the page when Generate (or a one-click example) is pressed, before the request: on a
+# phone the view sits below the inputs, so bring it into sight; the view pauses drawing until the
+# new motion's first stage (CPU for the page and the server); then GENERATE_JS leaves keys past
+# the end of the motion out of the request (they stay on the timeline).
+GENERATE_CLICK_JS = ("(...args) => { window.dispatchEvent(new CustomEvent('momadiff-generate-click'));"
                      " if (window.innerWidth < 760) { const v = document.getElementById('momadiff-view');"
-                     " if (v) v.scrollIntoView({behavior: 'smooth', block: 'start'}); } return args; }")
+                     " if (v) v.scrollIntoView({behavior: 'smooth', block: 'start'}); }"
+                     f" return ({GENERATE_JS})(...args); }}")
 
 
 def build_demo(pipe: Pipeline) -> gr.Blocks:
     """The whole page over a loaded pipeline (queue configured; call .launch() on it)."""
     # Imported here, not at the top: `python app.py` without a model should fail in a second.
     import gradio as gr
+
+    from momadiff.ui.fields import FreeNumber, FreeSlider
 
     s = pipe.sampler
     max_frames = int(MAX_SECONDS * 20)
@@ -149,11 +154,13 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                                       label="Examples (one click generates)", elem_id="momadiff-examples",
                                       samples_per_page=len(EXAMPLES))
                 with gr.Row():
-                    seconds = gr.Slider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.5,
-                                        label="Duration (s)", elem_id="momadiff-seconds", scale=3, min_width=160)
+                    seconds = FreeSlider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.5,
+                                         label="Duration (s)", elem_id="momadiff-seconds", scale=3, min_width=160)
                     # No precision=0: Gradio's rounding fails on a NaN sent to the API without a
-                    # message; the pipeline checks the seed (a whole number >= 0) and says why.
-                    seed = gr.Number(value=0, minimum=0, step=1, label="Seed", scale=1, min_width=90)
+                    # message; the pipeline checks the seed (a whole number >= 0) and says why
+                    # in the status line (FreeNumber: Gradio does not refuse it first).
+                    seed = FreeNumber(value=0, minimum=0, step=1, label="Seed", scale=1, min_width=90,
+                                      elem_id="momadiff-seed")
                     dice = gr.Button("Random seed", scale=0, min_width=110, size="sm")
                 timeline = gr.HTML(**timeline_kwargs(load_poses(), DEFAULT_SECONDS))
                 notice = gr.Markdown("", elem_id="momadiff-notice")
@@ -166,24 +173,32 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 with gr.Accordion("Key poses from a motion", open=False):
                     with gr.Tab("Last generated motion"):
                         with gr.Row():
-                            pin_frame = gr.Slider(0, max_frames - 1, value=0, step=1, label="Frame",
-                                                  scale=3)
-                            pin_btn = gr.Button("📌 Pin this frame as a key", scale=1)
+                            pin_frame = FreeSlider(0, max_frames - 1, value=0, step=1,
+                                                   label="Frame (from 0)", scale=3)
+                            pin_view = gr.Image(label="Pose at this frame", height=170, width=170,
+                                                show_label=False, buttons=[], interactive=False,
+                                                scale=0, min_width=170,
+                                                elem_id="momadiff-pin-view")
+                        pin_btn = gr.Button("📌 Pin this frame as a key")
                     with gr.Tab("BVH file"):
-                        bvh_file = gr.File(label="BVH (any skeleton the retargeter knows)",
-                                           file_types=[".bvh"], height=90)
+                        gr.Markdown(f"Skeletons the reader knows: {H.known_skeletons_text()}.")
+                        bvh_file = gr.File(label="BVH file", file_types=[".bvh"], height=90)
                         bvh_state = gr.State(None)
                         with gr.Row():
-                            bvh_frame = gr.Slider(0, 1, value=0, step=1, label="BVH frame", visible=False,
-                                                  scale=3)
-                            bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)", scale=1)
+                            bvh_frame = FreeSlider(0, 1, value=0, step=1, label="BVH frame (from 0)",
+                                                   visible=False, scale=3)
+                            bvh_view = gr.Image(label="Pose at this BVH frame", height=170, width=170,
+                                                show_label=False, buttons=[], interactive=False,
+                                                scale=0, min_width=170,
+                                                elem_id="momadiff-bvh-view")
+                        bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)")
                 with gr.Accordion("Advanced", open=False):
                     with gr.Row():
                         # The server's limits (pipeline.py) are the sliders' ranges: one source of truth.
-                        cfg = gr.Slider(0, MAX_CFG_SCALE, value=s.cfg_scale, step=0.1, label="Guidance scale")
-                        iters = gr.Slider(1, MAX_ITERATIONS, value=s.iterations, step=1,
+                        cfg = FreeSlider(0, MAX_CFG_SCALE, value=s.cfg_scale, step=0.1, label="Guidance scale")
+                        iters = FreeSlider(1, MAX_ITERATIONS, value=s.iterations, step=1,
                                           label="Transformer iterations")
-                        ddim = gr.Slider(1, MAX_DDIM_STEPS, value=s.ddim_steps, step=1, label="DDIM steps")
+                        ddim = FreeSlider(1, MAX_DDIM_STEPS, value=s.ddim_steps, step=1, label="DDIM steps")
                 with gr.Accordion("Restore a session", open=False):
                     session_file = gr.File(label="session.json", file_types=[".json"], height=90)
             with gr.Column(scale=6, min_width=340):
@@ -221,17 +236,27 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
         # Status at index 2 and files at 4, where API callers have always found them.
         outputs = [stagebar, motion, status, video, files, mesh]
         # A new motion stops the rendering of the previous one's videos (they would land on it).
-        go.click(generate, inputs, outputs, api_name="generate", js=SCROLL_TO_VIEW_JS, cancels=[render_evt])
+        # The render's own message goes with it (Generate already clears both videos).
+        go.click(generate, inputs, outputs, api_name="generate", js=GENERATE_CLICK_JS, cancels=[render_evt])
+        go.click(None, None, render_msg, js="() => ''", **private)
         examples.click(lambda ex: ex[0], examples, prompt, cancels=[render_evt], **private).then(
-            generate, inputs, outputs, js=SCROLL_TO_VIEW_JS, **private)
-        compare_btn.click(compare, inputs, [compare_box], **private)
+            generate, inputs, outputs, js=GENERATE_CLICK_JS, **private)
+        examples.click(None, None, render_msg, js="() => ''", **private)
+        compare_btn.click(compare, inputs, [compare_box], js=GENERATE_JS, **private)
         dice.click(H.random_seed, None, seed, **private)
         keys.change(None, [keys, seconds], None, js=REFRESH_JS)
         seconds.change(None, [keys, seconds], None, js=REFRESH_JS)
-        seconds.release(H.on_duration, [seconds, keys], [keys, notice], **private)
-        files.change(H.pin_range, files, pin_frame, **private)
+        seconds.release(H.on_duration, [seconds, keys], [seconds, notice], **private)
+        for slider, label, lo, hi in ((cfg, "Guidance scale", 0, MAX_CFG_SCALE),
+                                      (iters, "Transformer iterations", 1, MAX_ITERATIONS),
+                                      (ddim, "DDIM steps", 1, MAX_DDIM_STEPS)):
+            slider.release(H.on_range(label, lo, hi), slider, [slider, notice], **private)
+        files.change(H.pin_range, files, [pin_frame, pin_view], **private)
+        pin_frame.change(H.pin_preview, [files, pin_frame], pin_view, trigger_mode="always_last", **private)
+        bvh_frame.change(H.bvh_preview, [bvh_state, bvh_frame], bvh_view, trigger_mode="always_last",
+                         **private)
         pin_btn.click(H.pin_frame, [files, pin_frame, keys, seconds], [keys, notice], **private)
-        bvh_file.change(H.load_bvh, bvh_file, [bvh_state, bvh_frame, notice], **private)
+        bvh_file.change(H.load_bvh, bvh_file, [bvh_state, bvh_frame, bvh_view, notice], **private)
         bvh_btn.click(H.use_bvh_frame, [bvh_state, bvh_frame, selected, keys, seconds], [keys, notice],
                       **private)
         session_file.upload(H.load_session, session_file,

@@ -64,6 +64,7 @@ def _generate(argv: list[str]) -> int:
     from .model.checkpoint import CheckpointError
     from .keyframes import KeyframeError
     from .pipeline import GenerationError, Pipeline
+    from .ui.wording import counted
     try:
         keys = _load_keys(a.keyframes) if a.keyframes else []
         path = _load_path(a.path) if a.path else []
@@ -78,7 +79,7 @@ def _generate(argv: list[str]) -> int:
     np.save(out / "motion.npy", motion.joints)
     bvh.save(out / "motion.bvh", motion.joints, fps=motion.fps)
     secs = sum(motion.seconds.values())
-    print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {len(motion.stages)} stages, "
+    print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {counted(len(motion.stages), 'stage')}, "
           f"{secs:.2f} s; wrote {out / 'motion.npy'} and {out / 'motion.bvh'}")
     for w in motion.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -94,7 +94,7 @@ def test_timeline_keys_generate_download(app_url, browser, tmp_path):
     track = page.locator(".mtl-track")
     box = track.bounding_box()
     for frac in (0.25, 0.7):
-        track.click(position={"x": box["width"] * frac, "y": box["height"] * 0.8})
+        track.click(position={"x": box["width"] * frac, "y": box["height"] * 0.5})
     page.wait_for_selector(".mtl[data-keys='2']", timeout=10_000)
     # A pose from the palette for the selected (second) key.
     page.locator(".mtl-pose[data-name='arms_up']").click()
@@ -134,13 +134,22 @@ def test_timeline_keys_generate_download(app_url, browser, tmp_path):
     page.set_viewport_size({"width": 1440, "height": 900})
     page.screenshot(path=str(ARTIFACTS / "app_result_1440.png"), full_page=True)
 
-    # Shortening the motion drops the key that no longer fits, with a message.
+    # Shortening the motion keeps the key that no longer fits, marks it, and says Generate leaves it out.
     seconds.fill(str(max(1.0, (keys[1]["frame"] - 10) // 10 / 2)))
     seconds.press("Enter")
     seconds.blur()
-    page.wait_for_function("() => document.querySelector('#momadiff-notice').innerText.includes('Dropped')",
+    page.wait_for_function("() => document.querySelector('#momadiff-notice').innerText.includes('past the end')",
                            timeout=10_000)
-    page.wait_for_selector(".mtl[data-keys='1']", timeout=10_000)
+    assert page.locator(".mtl").get_attribute("data-keys") == "2" and page.locator(".mtl-key.mtl-out").count() == 1
+    # ... and Generate works, with the key that fits (it failed on the key past the end).
+    page.locator("#momadiff-generate").click()
+    page.wait_for_function("() => /done:.*1 key matched/.test(document.querySelector('#momadiff-status').innerText)",
+                           timeout=60_000)
+    # Lengthening the motion again brings the key back into use.
+    seconds.fill("10")
+    seconds.press("Enter")
+    seconds.blur()
+    page.wait_for_function("() => document.querySelectorAll('.mtl-key.mtl-out').length === 0", timeout=10_000)
     page.close()
 
 
@@ -393,3 +402,105 @@ def test_without_webgl_a_message_and_the_skeleton_video(app_url, browser):
         page.screenshot(path=str(ARTIFACTS / "no_webgl.png"))
     finally:
         b.close()
+
+
+def _toasts(page) -> int:
+    return page.locator(".toast-body").count()
+
+
+def test_numbers_out_of_range_answer_in_place(app_url, browser):
+    """Duration 50 / 0 and seed -5: one inline message each, no toast, no red Error pills."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(app_url)
+    page.wait_for_selector(".mtl[data-ready='1']", timeout=30_000)
+    seconds = page.locator("#momadiff-seconds input[type='number']")
+    notice = page.locator("#momadiff-notice")
+    for typed, clamped in (("50", "12"), ("0", "1")):
+        seconds.fill(typed)
+        seconds.press("Enter")
+        seconds.blur()
+        page.wait_for_function(f"() => document.querySelector('#momadiff-notice').innerText.includes('set to {clamped} s')",
+                               timeout=10_000)
+        assert seconds.input_value() == clamped and _toasts(page) == 0
+    seed = page.locator("#momadiff-seed input")
+    seed.fill("-5")
+    page.locator("#momadiff-generate").click()
+    page.wait_for_function("() => document.querySelector('#momadiff-status').innerText.includes('seed')", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "app_seed_message.png"))
+    assert "-5" in page.locator("#momadiff-status").inner_text()
+    assert _toasts(page) == 0 and page.get_by_text("Error", exact=True).count() == 0
+    page.close()
+
+
+def test_crowded_keys_palette_labels_and_fixed_keys(app_url, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(app_url)
+    page.wait_for_selector(".mtl[data-ready='1']", timeout=30_000)
+    # Five keys a few frames apart (about 12 px at this width, a thumbnail is 48), written into the
+    # keys box the way the timeline commits (the track's free strip below the keys is now the
+    # playhead's scrub area, so they cannot all be clicked in there).
+    from momadiff.ui import keys as K
+    from momadiff.ui.poses import load_poses
+    pose = load_poses()[0]["joints"]
+    text = K.keys_json([K.key_dict(f, pose, label="crowded") for f in (48, 51, 54, 57, 62)])
+    page.evaluate("(t) => { const box = document.querySelector('#momadiff-keys textarea'); box.value = t;"
+                  " box.dispatchEvent(new Event('input', {bubbles: true})); }", text)
+    page.wait_for_selector(".mtl[data-keys='5']", timeout=10_000)
+    page.locator(".mtl-key[data-frame='62'] svg").click()               # select the last one
+    page.wait_for_selector(".mtl-key.mtl-sel[data-frame='62']", timeout=10_000)
+    page.locator(".mtl-fix").check()
+    page.wait_for_selector(".mtl-key.mtl-fixed", timeout=10_000)
+    page.locator(".mtl").screenshot(path=str(ARTIFACTS / "timeline_crowded.png"))
+    rects = page.evaluate("""() => [...document.querySelectorAll('.mtl-key')].map(el => {
+        const r = el.querySelector('svg').getBoundingClientRect(), l = el.querySelector('.mtl-flabel').getBoundingClientRect();
+        return {x0: r.left, x1: r.right, y0: Math.min(r.top, l.top), y1: r.bottom, sel: el.classList.contains('mtl-sel'),
+                fixed: el.classList.contains('mtl-fixed'), z: Number(getComputedStyle(el).zIndex),
+                border: getComputedStyle(el.querySelector('svg')).borderTopStyle}; })""")
+    assert len(rects) == 5
+    for i, a in enumerate(rects):                      # no thumbnail or label covers another
+        for b in rects[i + 1:]:
+            assert a["x1"] <= b["x0"] or b["x1"] <= a["x0"] or a["y1"] <= b["y0"] or b["y1"] <= a["y0"], (a, b)
+    sel = [r for r in rects if r["sel"]]
+    assert len(sel) == 1 and sel[0]["z"] > max(r["z"] for r in rects if not r["sel"])
+    assert [r["border"] for r in rects if r["fixed"]] == ["double"]
+    assert all(r["border"] != "double" for r in rects if not r["fixed"])
+    # Palette labels are shown whole ("Right hand up", not "Right ha...").
+    cut = page.evaluate("""() => [...document.querySelectorAll('.mtl-pose span')]
+        .filter(s => s.scrollWidth > s.clientWidth + 1 || s.scrollHeight > s.clientHeight + 1).map(s => s.textContent)""")
+    assert cut == []
+    page.close()
+
+
+def test_videos_on_request_and_a_new_generate_clears_them(app_url, browser):
+    """The videos are rendered when asked for; Generate during a render cancels it and clears the
+    old videos and message at once; asking again renders the new motion."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(app_url)
+    page.wait_for_selector(".mtl[data-ready='1']", timeout=30_000)
+    seconds = page.locator("#momadiff-seconds input[type='number']")
+    seconds.fill("2")
+    seconds.press("Enter")
+    seconds.blur()
+    page.locator("#momadiff-generate").click()
+    page.wait_for_selector("#momadiff-files a[download='motion.npy']", timeout=60_000)
+    page.locator("#momadiff-render").click()
+    page.wait_for_selector("#momadiff-video video", timeout=60_000)
+    first_video = page.locator("#momadiff-video video").get_attribute("src")
+    # Generate while the mannequin renders: the old videos and the render message go at once.
+    page.locator("#momadiff-prompt textarea").fill("a person bows")
+    page.locator("#momadiff-generate").click()
+    page.wait_for_function("() => !document.querySelector('#momadiff-video video') && "
+                           "!document.querySelector('#momadiff-mesh video') && "
+                           "document.querySelector('#momadiff-render-msg').innerText.trim() === ''", timeout=60_000)
+    page.wait_for_function("() => /done:/.test(document.querySelector('#momadiff-status').innerText)", timeout=60_000)
+    page.locator("#momadiff-render").click()
+    page.wait_for_function("(v) => { const e = document.querySelector('#momadiff-video video'); return e && e.src !== v; }",
+                           arg=first_video, timeout=60_000)
+    page.wait_for_function("() => /ready/.test(document.querySelector('#momadiff-render-msg').innerText)",
+                           timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "app_videos_on_request.png"), full_page=True)
+    assert _toasts(page) == 0
+    page.close()

@@ -89,3 +89,8 @@ def read_session(data: bytes | str) -> dict[str, Any]:
             "root_path_json": path_json(path),
             "cfg_scale": settings.get("cfg_scale"), "iterations": whole("iterations"),
             "ddim_steps": whole("ddim_steps"), "model": doc.get("model") or {}}
+
+
+def session_key_frames(session: dict[str, Any]) -> list[int]:
+    """The key frames a session.json records (its "keyframes" list; the videos mark them)."""
+    return [int(k["frame"]) for k in session.get("keyframes") or [] if isinstance(k, dict) and "frame" in k]

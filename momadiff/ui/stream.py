@@ -22,8 +22,9 @@ from . import keys as K
 from . import viewdata
 from .handlers import GENERIC_ERROR, _as_seed, _path, motion_from_files, shown
 from .outputs import new_request_dir
-from .session import make_session
+from .session import make_session, session_key_frames
 from .stagebar import stage_bar_html, stage_status
+from .wording import counted
 
 log = logging.getLogger("momadiff.app")
 
@@ -50,10 +51,6 @@ def view_stage(ref: str) -> str:
         return ""
     with _runs_lock:
         return _runs.get(run, {}).get(int(index), "")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: str, cfg_scale: Any,
@@ -103,9 +100,10 @@ def generate(pipe: Pipeline, text: str, seconds: float, seed: Any, keys_text: st
         files = [str(out / n) for n in ("motion.npy", "motion.bvh", "session.json")]
         err = key_error(joints, K.to_keyframes(keys)) if keys else np.zeros(0)
         missed = pipe.constraint_warnings(joints, K.to_keyframes(keys), path) if keys or path else []
-        summary = (f"{len(joints)} frames ({len(joints) / skeleton.FPS:g} s) in {_plural(len(stages), 'stage')}, "
-                   f"sampled in {t_sample:.2f} s" + (f"; keys matched within {100 * err.max():.2f} cm" if keys else "")
-                   + (f"; {len(missed)} target(s) out of reach, e.g. {missed[0]}" if missed else ""))
+        summary = (f"{counted(len(joints), 'frame')} ({len(joints) / skeleton.FPS:g} s) in "
+                   f"{counted(len(stages), 'stage')}, sampled in {t_sample:.2f} s"
+                   + (f"; {counted(len(keys), 'key')} matched within {100 * err.max():.2f} cm" if keys else "")
+                   + (f"; {counted(len(missed), 'target')} out of reach, e.g. {missed[0]}" if missed else ""))
         done = viewdata.dumps(viewdata.done_message(run, stages[-1], pipe.down, keys,
                                                     f"\"{clean_text[:60]}\" · {summary}"))
         yield bar, done, f"**done:** {shown(summary)}", None, files, None
@@ -136,7 +134,7 @@ def render_files(files: Sequence[Any] | None) -> Iterator[tuple[Any, ...]]:
         return
     try:
         session = _session_of(files)
-        marks = [int(k["frame"]) for k in session.get("keyframes", [])]
+        marks = session_key_frames(session)
         title = str(session.get("text", ""))[:60]
         out = new_request_dir()
         t0 = time.perf_counter()

@@ -2,7 +2,8 @@
 
 Each is a gr.HTML with its own HTML, CSS and JS (the files beside this one). The timeline keeps
 the keys in a hidden textbox (KEYS_ID; the selected key's frame in SELECTED_ID); `REFRESH_JS` is
-the hook app.py attaches to the keys textbox's and the duration slider's `.change` events.
+the hook app.py attaches to the keys textbox's and the duration slider's `.change` events,
+`GENERATE_JS` the one it runs before Generate (keys past the end left out).
 
 The 3D view (view.js with meshes.js, rig.js, orbit.js, posing.js: ES modules, three.js vendored
 under vendor/three/) is loaded from this folder served as static files (`static_paths()`,
@@ -31,6 +32,14 @@ COMPARE_ID = "momadiff-compare-data"
 
 # JS for `.change(fn=None, inputs=[keys, seconds], js=REFRESH_JS)`: redraw from Python's values.
 REFRESH_JS = "(keys, seconds) => { if (window.momadiffTimeline) window.momadiffTimeline.refresh(keys, seconds); }"
+# JS run by the page's Generate before the request (its return value is what Python gets): keys
+# past the end of the motion stay on the timeline, marked, and are left out of the request, so a
+# shorter duration never makes Generate fail, however it was set. Inputs: text, seconds, seed,
+# keys, then the rest unchanged. API calls do not run it: there such keys are refused.
+GENERATE_JS = ("(text, seconds, seed, keys, ...rest) => [text, seconds, seed, window.momadiffTimeline ? "
+               "window.momadiffTimeline.usable(keys, seconds) : keys, ...rest]")
+
+
 @lru_cache(maxsize=None)
 def asset(name: str) -> str:
     """One of the studio's files (timeline.html, view.css, ...) as text."""
