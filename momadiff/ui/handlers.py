@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..motion import skeleton
+from ..motion import bvh, skeleton
 from ..pipeline import MAX_SECONDS, MIN_SECONDS, Pipeline
 from . import keys as K
 from .session import MAX_SESSION_BYTES, SessionError, read_session
@@ -212,7 +212,7 @@ def load_bvh(file: Any) -> tuple[Any, Any, Any, str]:
     """An uploaded BVH -> (its joints [T, 22, 3] for the state, frame slider update, preview of
     frame 0, message)."""
     import gradio as gr
-    from ..motion.retarget import RetargetError, load_motion
+    from ..motion.retarget import RetargetError, retarget
 
     def run() -> tuple[Any, Any, Any, str]:
         if file is None:
@@ -222,7 +222,9 @@ def load_bvh(file: Any) -> tuple[Any, Any, Any, str]:
             raise ValueError(f"{path.name} is {path.stat().st_size // 2 ** 20} MB; BVH uploads are limited to "
                              f"{MAX_BVH_BYTES // 2 ** 20} MB")
         try:
-            res = load_motion(path)
+            # Read as a BVH whatever the upload's name ends with (this is the BVH tab): a file that
+            # is not one is told so by the reader, not refused by its suffix.
+            res = retarget(bvh.load(path), name=path.name)
         except ValueError as e:
             if isinstance(e, RetargetError) and str(e).startswith("cannot map this skeleton"):
                 raise ValueError(_bvh_guidance(path.name, str(e))) from None
