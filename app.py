@@ -20,6 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import numpy as np  # noqa: E402
+
 from momadiff.pipeline import (MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_SECONDS,  # noqa: E402
                                MIN_SECONDS, Pipeline)
 from momadiff.motion.skeleton import FPS  # noqa: E402
@@ -27,7 +29,11 @@ from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui.outputs import MAX_AGE_SECONDS  # noqa: E402
 from momadiff.ui.poses import load_poses  # noqa: E402
 from momadiff.ui.stagebar import stage_bar_html  # noqa: E402
-from momadiff.ui.studio import KEYS_ID, REFRESH_JS, SELECTED_ID, timeline_kwargs  # noqa: E402
+from momadiff.ui import stream  # noqa: E402
+from momadiff.ui.compare import compare_orders  # noqa: E402
+from momadiff.ui.studio import (COMPARE_ID, GENERATE_JS, KEYS_ID, MOTION_ID, REFRESH_JS, SELECTED_ID,  # noqa: E402
+                                carrier_kwargs, compare_kwargs, stage_kwargs, static_paths, timeline_kwargs,
+                                view_kwargs)
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -49,7 +55,7 @@ HOW_IT_WORKS = """
 **MoMADiff** turns your sentence into a 3D motion (22 joints, 20 frames per second).
 
 1. A *motion VAE* compresses {frames} of motion into one continuous **latent** vector;
-   a 6 s motion is {six_s} latents (the cells of the stage bar).
+   a 6 s motion is {six_s} latents (the cells of the stage bar and of the strip above the timeline).
 2. Generation starts with **every latent hidden behind a [MASK]**. Your keyframes are encoded
    into latents and put in place first (orange); they are never masked.
 3. A **masked transformer** reads the sentence and the latents known so far and proposes what each
@@ -61,19 +67,44 @@ HOW_IT_WORKS = """
 5. The VAE decodes the latents to joint positions{decoder}, and a smooth correction makes the
    motion pass exactly through your keyframes.
 
-*Guidance scale* pushes the transformer towards the text (1 = no guidance); *iterations* is the
-number of stages; *DDIM steps* is how carefully each latent is denoised.
+**What the view shows after an early stage.** Masked latents have no value yet. To let you watch
+a half-made motion, each one is drawn as the *linear interpolation* of its nearest known
+neighbours (hatched cells on the timeline). So stage 1 already looks like a whole motion, but only
+its green and orange stretches were generated; the rest is a straight blend that later stages
+replace.
+
+**Guidance scale** mixes the transformer's proposal with and without the sentence: 1 = no
+guidance, higher follows the text more literally (and less varied). **Iterations** is how many
+stages the masked latents are spread over; **DDIM steps** is how carefully each latent is denoised.
+A stage never fills zero latents and there are never more stages than masked latents, so asking
+for many iterations gives fewer stages: a 6 s motion has {six_s} latents, and 64 iterations give
+{stages64} stages here (the cosine schedule's smallest steps round to nothing and are skipped).
 """
 
 
 def how_it_works(pipe: Pipeline) -> str:
     """The explanation, with this model's frames per latent, kind of head noise and decoder."""
+    import torch
+    from momadiff.sampler import plan_stages
     frames = "every frame" if pipe.down == 1 else f"every {pipe.down} frames"
     noise = (" (the noise changes smoothly from one latent to the next, so neighbouring latents vary "
              "together rather than jittering)") if pipe.sampler.noise_corr > 0 else ""
     decoder = (" (it is told that generated latents are slightly off, unlike those of a real motion, "
                "so it smooths out what would be jitter)") if pipe.vae.config.noise_cond and pipe.sampler.decode_noise > 0 else ""
-    return HOW_IT_WORKS.format(frames=frames, six_s=math.ceil(6 * FPS / pipe.down), noise=noise, decoder=decoder)
+    n = math.ceil(6 * FPS / pipe.down)
+    stages64 = len(plan_stages(n, np.zeros(n, dtype=bool), MAX_ITERATIONS, pipe.sampler.keyframe_stride,
+                               torch.Generator().manual_seed(0)))
+    return HOW_IT_WORKS.format(frames=frames, six_s=n, noise=noise, decoder=decoder, stages64=stages64)
+
+
+# Run in the page when Generate (or a one-click example) is pressed, before the request: on a
+# phone the view sits below the inputs, so bring it into sight; the view pauses drawing until the
+# new motion's first stage (CPU for the page and the server); then GENERATE_JS leaves keys past
+# the end of the motion out of the request (they stay on the timeline).
+GENERATE_CLICK_JS = ("(...args) => { window.dispatchEvent(new CustomEvent('momadiff-generate-click'));"
+                     " if (window.innerWidth < 760) { const v = document.getElementById('momadiff-view');"
+                     " if (v) v.scrollIntoView({behavior: 'smooth', block: 'start'}); }"
+                     f" return ({GENERATE_JS})(...args); }}")
 
 
 def build_demo(pipe: Pipeline) -> gr.Blocks:
@@ -81,21 +112,31 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
     # Imported here, not at the top: `python app.py` without a model should fail in a second.
     import gradio as gr
 
+    from momadiff.ui.fields import FreeNumber, FreeSlider
+
     s = pipe.sampler
     max_frames = int(MAX_SECONDS * 20)
+    gr.set_static_paths(static_paths())
 
     def generate(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
                  iterations: int, ddim_steps: int, root_path_json: str = "",
                  segments_json: str = "[]") -> Iterator[tuple[Any, ...]]:
         """Generate a motion from text and keyframes (JSON list of {frame, joints, fix_root}, or
-        partial keys {frame, joints: {joint name: [x, y, z]}}), an optional root path (JSON list
+        partial keys {frame, joints: {joint name: [x, y, z]}}) and an optional root path (JSON list
         of [frame, x, z] or [frame, x, z, heading_degrees]) and an optional timeline of prompts
         (segments_json: a JSON list of {text, start, end} in seconds; when not empty it replaces
         text, and the duration must reach the last end).
-        Returns: stage bar, filmstrip, status, skeleton video,
-        [motion.npy, motion.bvh, session.json, motion.glb], GLB preview (the mannequin, in place)."""
-        yield from H.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps,
-                              root_path_json, segments_json)
+        Streams: stage bar HTML, the 3D view's message (JSON: joints in mm per stage, see
+        momadiff/ui/viewdata.py), status, skeleton video, [motion.npy, motion.bvh, session.json],
+        mannequin video (a new generation clears the videos; they are rendered on request)."""
+        yield from stream.generate(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps,
+                                   root_path_json, segments_json)
+
+    def compare(text: str, seconds: float, seed: float, keyframes_json: str, cfg_scale: float,
+                iterations: int, ddim_steps: int, root_path_json: str = "",
+                segments_json: str = "[]") -> Iterator[tuple[Any, ...]]:
+        yield from compare_orders(pipe, text, seconds, seed, keyframes_json, cfg_scale, iterations, ddim_steps,
+                                  root_path_json)
 
     private = {"api_visibility": "private"}
     # delete_cache: Gradio copies every output file into its own cache; prune that at the same age
@@ -106,18 +147,24 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                     "<span style='font-weight:normal;font-size:14px;color:#6b7280'>· place key poses on the "
                     "timeline (optional), generate, and watch keyframes come first and the gaps fill in</span>")
         with gr.Row(equal_height=False):
-            with gr.Column(scale=6):
+            with gr.Column(scale=5, min_width=340):
+                with gr.Row(equal_height=True, elem_id="momadiff-promptrow"):
+                    prompt = gr.Textbox(label="Text prompt", value=EXAMPLES[0], lines=1, max_lines=3, scale=4,
+                                        elem_id="momadiff-prompt", placeholder="a person walks forward",
+                                        min_width=180)
+                    go = gr.Button("Generate", variant="primary", elem_id="momadiff-generate", scale=1,
+                                   min_width=110)
+                examples = gr.Dataset(components=[prompt], samples=[[e] for e in EXAMPLES],
+                                      label="Examples (one click generates)", elem_id="momadiff-examples",
+                                      samples_per_page=len(EXAMPLES))
                 with gr.Row():
-                    prompt = gr.Textbox(label="Text prompt", value=EXAMPLES[0], lines=1, max_lines=3, scale=3,
-                                        elem_id="momadiff-prompt", placeholder="a person walks forward")
-                    examples = gr.Dropdown(EXAMPLES, value=None, label="Examples", scale=2,
-                                           elem_id="momadiff-examples")
-                with gr.Row():
-                    seconds = gr.Slider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.5,
-                                        label="Duration (s)", elem_id="momadiff-seconds", scale=3)
+                    seconds = FreeSlider(MIN_SECONDS, MAX_SECONDS, value=DEFAULT_SECONDS, step=0.5,
+                                         label="Duration (s)", elem_id="momadiff-seconds", scale=3, min_width=160)
                     # No precision=0: Gradio's rounding fails on a NaN sent to the API without a
-                    # message; the pipeline checks the seed (a whole number >= 0) and says why.
-                    seed = gr.Number(value=0, minimum=0, step=1, label="Seed", scale=1, min_width=90)
+                    # message; the pipeline checks the seed (a whole number >= 0) and says why
+                    # in the status line (FreeNumber: Gradio does not refuse it first).
+                    seed = FreeNumber(value=0, minimum=0, step=1, label="Seed", scale=1, min_width=90,
+                                      elem_id="momadiff-seed")
                     dice = gr.Button("Random seed", scale=0, min_width=110, size="sm")
                 timeline = gr.HTML(**timeline_kwargs(load_poses(), DEFAULT_SECONDS))
                 notice = gr.Markdown("", elem_id="momadiff-notice")
@@ -129,59 +176,94 @@ def build_demo(pipe: Pipeline) -> gr.Blocks:
                 # The timeline's prompt segments as JSON (the studio's bars write it); [] = the prompt box.
                 segments = gr.Textbox(value="[]", visible="hidden", elem_id="momadiff-segments",
                                       label="segments JSON")
+                motion = gr.HTML(**carrier_kwargs(MOTION_ID, "momadiffViewQueue"))
                 with gr.Accordion("Key poses from a motion", open=False):
                     with gr.Tab("Last generated motion"):
                         with gr.Row():
-                            pin_frame = gr.Slider(0, max_frames - 1, value=0, step=1, label="Frame",
-                                                  scale=3)
-                            pin_btn = gr.Button("📌 Pin this frame as a key", scale=1)
+                            pin_frame = FreeSlider(0, max_frames - 1, value=0, step=1,
+                                                   label="Frame (from 0)", scale=3)
+                            pin_view = gr.Image(label="Pose at this frame", height=170, width=170,
+                                                show_label=False, buttons=[], interactive=False,
+                                                scale=0, min_width=170,
+                                                elem_id="momadiff-pin-view")
+                        pin_btn = gr.Button("📌 Pin this frame as a key")
                     with gr.Tab("BVH file"):
-                        bvh_file = gr.File(label="BVH (any skeleton the retargeter knows)",
-                                           file_types=[".bvh"], height=90)
+                        gr.Markdown(f"Skeletons the reader knows: {H.known_skeletons_text()}.")
+                        bvh_file = gr.File(label="BVH file", file_types=[".bvh"], height=90)
                         bvh_state = gr.State(None)
                         with gr.Row():
-                            bvh_frame = gr.Slider(0, 1, value=0, step=1, label="BVH frame", visible=False,
-                                                  scale=3)
-                            bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)", scale=1)
+                            bvh_frame = FreeSlider(0, 1, value=0, step=1, label="BVH frame (from 0)",
+                                                   visible=False, scale=3)
+                            bvh_view = gr.Image(label="Pose at this BVH frame", height=170, width=170,
+                                                show_label=False, buttons=[], interactive=False,
+                                                scale=0, min_width=170,
+                                                elem_id="momadiff-bvh-view")
+                        bvh_btn = gr.Button("Use BVH frame (selected key, or a new one)")
                 with gr.Accordion("Advanced", open=False):
                     with gr.Row():
                         # The server's limits (pipeline.py) are the sliders' ranges: one source of truth.
-                        cfg = gr.Slider(0, MAX_CFG_SCALE, value=s.cfg_scale, step=0.1, label="Guidance scale")
-                        iters = gr.Slider(1, MAX_ITERATIONS, value=s.iterations, step=1,
+                        cfg = FreeSlider(0, MAX_CFG_SCALE, value=s.cfg_scale, step=0.1, label="Guidance scale")
+                        iters = FreeSlider(1, MAX_ITERATIONS, value=s.iterations, step=1,
                                           label="Transformer iterations")
-                        ddim = gr.Slider(1, MAX_DDIM_STEPS, value=s.ddim_steps, step=1, label="DDIM steps")
+                        ddim = FreeSlider(1, MAX_DDIM_STEPS, value=s.ddim_steps, step=1, label="DDIM steps")
                 with gr.Accordion("Restore a session", open=False):
                     session_file = gr.File(label="session.json", file_types=[".json"], height=90)
-            with gr.Column(scale=5):
-                go = gr.Button("Generate", variant="primary", elem_id="momadiff-generate")
+            with gr.Column(scale=6, min_width=340):
+                gr.HTML(**view_kwargs(), server_functions=[stream.view_stage])
                 status = gr.Markdown("Ready.", elem_id="momadiff-status")
-                stagebar = gr.HTML(stage_bar_html([]), elem_id="momadiff-stages", js_on_load=None)
-                strip = gr.Image(label="Decoded motion so far", height=112, show_label=True,
-                                 elem_id="momadiff-filmstrip", interactive=False)
-                video = gr.Video(label="Skeleton animation", height=280, autoplay=True, loop=True,
-                                 elem_id="momadiff-video", interactive=False)
-                files = gr.File(label="Downloads", file_count="multiple", elem_id="momadiff-files",
-                                interactive=False)
-                with gr.Accordion("Mesh: mannequin video and 3D view", open=True):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        gr.HTML(**stage_kwargs())
+                        stagebar = gr.HTML(stage_bar_html([]), elem_id="momadiff-stages")
+                    with gr.Column(scale=2, min_width=240):
+                        with gr.Accordion("How it works", open=True, elem_id="momadiff-how"):
+                            gr.Markdown(how_it_works(pipe))
+                with gr.Accordion("Downloads and videos", open=True):
+                    files = gr.File(label="Downloads", file_count="multiple", elem_id="momadiff-files",
+                                    interactive=False)
                     with gr.Row():
-                        mesh = gr.Video(label="Mannequin (rendered after the skeleton video)", height=260,
-                                        autoplay=True, loop=True, interactive=False, elem_id="momadiff-mesh")
-                        glb = gr.Model3D(label="3D view (drag to orbit; motion.glb is in the downloads)",
-                                         height=260, elem_id="momadiff-glb")
-                with gr.Accordion("How it works", open=False):
-                    gr.Markdown(how_it_works(pipe))
+                        render_btn = gr.Button("Render the videos and motion.glb", size="sm",
+                                               elem_id="momadiff-render", scale=0, min_width=240)
+                        render_msg = gr.Markdown("", elem_id="momadiff-render-msg")
+                    with gr.Row():
+                        video = gr.Video(label="Skeleton video", height=260, autoplay=True, loop=True,
+                                         elem_id="momadiff-video", interactive=False)
+                        mesh = gr.Video(label="Mannequin video", height=260, autoplay=True, loop=True,
+                                        interactive=False, elem_id="momadiff-mesh")
+                with gr.Accordion("Compare orders: keyframes first, random, left to right", open=False):
+                    gr.Markdown("The same text, seed, keys and settings, generated three times with a "
+                                "different order of filling the latents. Step through the stages side by side.")
+                    compare_btn = gr.Button("Compare the three orders", size="sm", elem_id="momadiff-compare-go")
+                    compare_box = gr.HTML(**carrier_kwargs(COMPARE_ID, "momadiffCompareQueue"))
+                    gr.HTML(**compare_kwargs())
 
-        go.click(generate, [prompt, seconds, seed, keys, cfg, iters, ddim, root_path, segments],
-                 [stagebar, strip, status, video, files, glb], api_name="generate"
-                 ).then(H.mesh_video, files, mesh, **private)
+        # root_path and segments last: API callers that send the seven inputs from before them keep working.
+        inputs = [prompt, seconds, seed, keys, cfg, iters, ddim, root_path, segments]
+        render_evt = render_btn.click(stream.render_files, files, [video, mesh, files, render_msg], **private)
+        # Status at index 2 and files at 4, where API callers have always found them.
+        outputs = [stagebar, motion, status, video, files, mesh]
+        # A new motion stops the rendering of the previous one's videos (they would land on it).
+        # The render's own message goes with it (Generate already clears both videos).
+        go.click(generate, inputs, outputs, api_name="generate", js=GENERATE_CLICK_JS, cancels=[render_evt])
+        go.click(None, None, render_msg, js="() => ''", **private)
+        examples.click(lambda ex: ex[0], examples, prompt, cancels=[render_evt], **private).then(
+            generate, inputs, outputs, js=GENERATE_CLICK_JS, **private)
+        examples.click(None, None, render_msg, js="() => ''", **private)
+        compare_btn.click(compare, inputs, [compare_box], js=GENERATE_JS, **private)
         dice.click(H.random_seed, None, seed, **private)
-        examples.input(lambda e: e or gr.update(), examples, prompt, **private)
         keys.change(None, [keys, seconds], None, js=REFRESH_JS)
         seconds.change(None, [keys, seconds], None, js=REFRESH_JS)
-        seconds.release(H.on_duration, [seconds, keys], [keys, notice], **private)
-        files.change(H.pin_range, files, pin_frame, **private)
+        seconds.release(H.on_duration, [seconds, keys], [seconds, notice], **private)
+        for slider, label, lo, hi in ((cfg, "Guidance scale", 0, MAX_CFG_SCALE),
+                                      (iters, "Transformer iterations", 1, MAX_ITERATIONS),
+                                      (ddim, "DDIM steps", 1, MAX_DDIM_STEPS)):
+            slider.release(H.on_range(label, lo, hi), slider, [slider, notice], **private)
+        files.change(H.pin_range, files, [pin_frame, pin_view], **private)
+        pin_frame.change(H.pin_preview, [files, pin_frame], pin_view, trigger_mode="always_last", **private)
+        bvh_frame.change(H.bvh_preview, [bvh_state, bvh_frame], bvh_view, trigger_mode="always_last",
+                         **private)
         pin_btn.click(H.pin_frame, [files, pin_frame, keys, seconds], [keys, notice], **private)
-        bvh_file.change(H.load_bvh, bvh_file, [bvh_state, bvh_frame, notice], **private)
+        bvh_file.change(H.load_bvh, bvh_file, [bvh_state, bvh_frame, bvh_view, notice], **private)
         bvh_btn.click(H.use_bvh_frame, [bvh_state, bvh_frame, selected, keys, seconds], [keys, notice],
                       **private)
         session_file.upload(H.load_session, session_file,

@@ -68,6 +68,7 @@ def _generate(argv: list[str]) -> int:
     from .keyframes import KeyframeError
     from .pipeline import GenerationError, Pipeline
     from .segments import parse_cli_segment, parse_segments
+    from .ui.wording import counted
     try:
         segments = None
         if a.segment:
@@ -88,7 +89,7 @@ def _generate(argv: list[str]) -> int:
     np.save(out / "motion.npy", motion.joints)
     bvh.save(out / "motion.bvh", motion.joints, fps=motion.fps)
     secs = sum(motion.seconds.values())
-    print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {len(motion.stages)} stages, "
+    print(f"{motion.num_frames} frames ({motion.num_frames / motion.fps:.1f} s) in {counted(len(motion.stages), 'stage')}, "
           f"{secs:.2f} s; wrote {out / 'motion.npy'} and {out / 'motion.bvh'}")
     for w in motion.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -26,7 +26,7 @@ from .model.diffhead import DiffHeadConfig, DiffusionHead
 from .model.diffusion import NoiseSchedule, ScheduleConfig
 from .model.keyencoder import KeyEncoder, KeyEncoderConfig, pose_slice_indices
 from .keyframes import Keyframe
-from .sampler import SamplerConfig, Stage, iter_sample
+from .sampler import ORDERS, SamplerConfig, Stage, iter_sample
 from . import segments as sg
 from .segments import Segment
 from .model.text import TextEncoder, get_text_encoder
@@ -212,7 +212,7 @@ class Pipeline:
 
     def _settings(self, text: str | None, seconds: float | None, num_frames: int | None, seed: int,
                   keyframes: Sequence[Keyframe], cfg_scale, iterations, ddim_steps, temperature,
-                  segs: Sequence[Segment] = ()) -> tuple[str, int, list[Keyframe], SamplerConfig]:
+                  segs: Sequence[Segment] = (), order: str | None = None) -> tuple[str, int, list[Keyframe], SamplerConfig]:
         if segs:
             text = " / ".join(sg.texts_of(segs))
         elif not isinstance(text, str) or not text.strip():
@@ -255,6 +255,10 @@ class Pipeline:
         if segs and num_frames < round(segs[-1].end * skeleton.FPS):
             raise GenerationError(f"the motion is {num_frames / skeleton.FPS:g} s long but the last segment ends at "
                                   f"{segs[-1].end:g} s")
+        if order is not None:
+            if not isinstance(order, str) or order not in ORDERS:
+                raise GenerationError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+            cfg.order = order
         try:
             keys = kf.validate(keyframes or [], int(num_frames), max_keys=MAX_KEYFRAMES)
         except cons.ConstraintError as e:
@@ -265,14 +269,17 @@ class Pipeline:
                       seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                       iterations: int | None = None, ddim_steps: int | None = None,
                       temperature: float | None = None, root_path: Sequence[Any] = (),
-                      segments: Sequence[Segment | dict] | None = None) -> Iterator[Stage]:
+                      segments: Sequence[Segment | dict] | None = None,
+                      order: str | None = None) -> Iterator[Stage]:
         """Yield the sampler's stages; each carries the motion decoded so far (keys applied).
         keyframes: whole poses or partial keys (see Keyframe); root_path: pelvis waypoints
         (frame, x, z) or (frame, x, z, heading_degrees), from two to one per frame; segments: a
-        timeline of prompts instead of one text (see generate)."""
+        timeline of prompts instead of one text (see generate); order: which masked latents each
+        stage fills (momadiff.sampler.ORDERS; default the model's, "spread": keyframe latents
+        first, as in the paper)."""
         segs, seconds = self._segments(text, segments, seconds, num_frames)
         settings = self._settings(text, seconds, num_frames, seed, keyframes, cfg_scale, iterations,
-                                  ddim_steps, temperature, segs)
+                                  ddim_steps, temperature, segs, order)
         path, c = self._constraints(settings[1], settings[2], root_path)
         yield from self._stream(*settings, seed, path, c, segs)
 
@@ -340,17 +347,17 @@ class Pipeline:
                  seed: int = 0, keyframes: Sequence[Keyframe] = (), cfg_scale: float | None = None,
                  iterations: int | None = None, ddim_steps: int | None = None,
                  temperature: float | None = None, root_path: Sequence[Any] = (),
-                 segments: Sequence[Segment | dict] | None = None) -> Motion:
+                 segments: Sequence[Segment | dict] | None = None, order: str | None = None) -> Motion:
         """Generate a motion. Same inputs and seed give the same joints.
 
         Either text (one prompt for the whole motion) or segments: a timeline of prompts,
         [{"text", "start", "end"}, ...] in seconds (momadiff.segments), each latent conditioned on
         its own segment's text and gaps filled freely; the duration defaults to the last end.
-        Up to MAX_SECONDS either way. keyframes and root_path as in iter_generate;
+        Up to MAX_SECONDS either way. keyframes, root_path and order as in iter_generate;
         Motion.warnings lists the targets the body could not meet exactly, and by how much."""
         segs, seconds = self._segments(text, segments, seconds, num_frames)
         text_c, T, keys, cfg = self._settings(text, seconds, num_frames, seed, keyframes,
-                                              cfg_scale, iterations, ddim_steps, temperature, segs)
+                                              cfg_scale, iterations, ddim_steps, temperature, segs, order)
         path, c = self._constraints(T, keys, root_path)
         stages = list(self._stream(text_c, T, keys, cfg, seed, path, c, segs))
         totals: dict[str, float] = {}

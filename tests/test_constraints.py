@@ -233,17 +233,18 @@ def test_cli_takes_partial_keys_and_a_path(tiny_model_dir, tmp_path, capsys):
 
 def test_session_round_trip_with_partial_keys_and_a_path(tiny_pipeline, tmp_path):
     from momadiff.ui import handlers as H
+    from momadiff.ui import stream
     from momadiff.ui.session import read_session
     keys = json.dumps([{"frame": 12, "joints": {"l_ankle": [0.1123456, 0.1, 0.5], "r_wrist": [-0.2, 1.1, 0.6]}}])
     path = json.dumps([[0, 0, 0], [20, 0.3, 0.9, 15.123456], {"frame": 39, "x": 0.5, "z": 1.8}])
-    out = list(H.generate(tiny_pipeline, "a person walks", 2.0, 5, keys, 1.0, 2, 2, path))
+    out = list(stream.generate(tiny_pipeline, "a person walks", 2.0, 5, keys, 1.0, 2, 2, path))
     assert out[-1][2].startswith("**done:**"), out[-1][2]
     files = out[-1][4]
     session = json.loads(open(next(f for f in files if f.endswith("session.json"))).read())
     s = read_session(json.dumps(session))
     assert json.loads(s["keys_json"])[0]["joints"]["l_ankle"] == [0.11235, 0.1, 0.5]
     assert json.loads(s["root_path_json"]) == [[0, 0.0, 0.0], [20, 0.3, 0.9, 15.12346], [39, 0.5, 1.8]]
-    again = list(H.generate(tiny_pipeline, s["text"], s["seconds"], s["seed"], s["keys_json"], s["cfg_scale"],
+    again = list(stream.generate(tiny_pipeline, s["text"], s["seconds"], s["seed"], s["keys_json"], s["cfg_scale"],
                             s["iterations"], s["ddim_steps"], s["root_path_json"]))
     first = np.load(next(f for f in files if f.endswith("motion.npy")))
     second = np.load(next(f for f in again[-1][4] if f.endswith("motion.npy")))
@@ -253,7 +254,7 @@ def test_session_round_trip_with_partial_keys_and_a_path(tiny_pipeline, tmp_path
     p.write_text(json.dumps(session))
     assert "root path (3 waypoints) is not restored" in H.load_session(str(p))[-1]
     # bad path JSON: one message, no traceback
-    bad = list(H.generate(tiny_pipeline, "a person walks", 2.0, 5, "[]", 1.0, 2, 2, "[[0, 0]]"))
+    bad = list(stream.generate(tiny_pipeline, "a person walks", 2.0, 5, "[]", 1.0, 2, 2, "[[0, 0]]"))
     assert len(bad) == 1 and "a root-path waypoint must be" in bad[0][2]
 
 

@@ -116,6 +116,8 @@ def bvh_with_wrong_fields(draw) -> str:
     lines = list(VALID_LINES)
     for i in draw(st.lists(st.sampled_from(FIELDS + [len(VALID_LINES) - 1]), min_size=1, max_size=3)):
         toks = lines[i].split()
+        if not toks:                                    # an earlier draw emptied this line ("" for its value)
+            continue
         first = 2 if toks[0] == "Frame" else 1          # "Frame Time:" is two tokens
         k = draw(st.integers(first, max(first, len(toks) - 1)))
         toks[min(k, len(toks) - 1)] = draw(weird_numbers)

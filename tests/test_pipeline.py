@@ -51,6 +51,7 @@ def test_keyframes_are_hit(tiny_pipeline):
     (dict(ddim_steps=10 ** 6), "ddim_steps"),
     (dict(cfg_scale="abc"), "number"),
     (dict(seed=-1), "seed"),
+    (dict(order="backwards"), "order must be one of spread, random, left_to_right"),
     (dict(keyframes=[Keyframe(500, skeleton.rest_pose())]), "outside"),
 ])
 def test_bad_requests_get_clear_errors(tiny_pipeline, kwargs, msg):
@@ -58,6 +59,19 @@ def test_bad_requests_get_clear_errors(tiny_pipeline, kwargs, msg):
     args.update(kwargs)
     with pytest.raises(GenerationError, match=msg):
         tiny_pipeline.generate(**args)
+
+
+def test_order_argument_changes_which_latents_each_stage_fills(tiny_pipeline):
+    args = dict(text="a person walks", seconds=4.0, seed=3, iterations=4)
+    default = tiny_pipeline.generate(**args)
+    spread = tiny_pipeline.generate(**args, order="spread")
+    ltr = tiny_pipeline.generate(**args, order="left_to_right")
+    np.testing.assert_array_equal(default.joints, spread.joints)   # spread is the model's default
+    assert ltr.settings["order"] == "left_to_right" and default.settings["order"] == "spread"
+    first = np.flatnonzero(ltr.stages[0].filled)
+    np.testing.assert_array_equal(first, np.arange(len(first)))      # left to right starts at latent 0
+    assert np.flatnonzero(spread.stages[0].filled).tolist() != first.tolist()
+    assert len(ltr.stages) == len(spread.stages)
 
 
 def test_reconstruct_shape(tiny_pipeline):

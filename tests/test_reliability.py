@@ -31,6 +31,7 @@ from momadiff.motion import bvh, skeleton  # noqa: E402
 from momadiff.pipeline import (MAX_CFG_SCALE, MAX_DDIM_STEPS, MAX_ITERATIONS, MAX_KEYFRAMES,  # noqa: E402
                                MAX_SECONDS, MAX_TEXT_CHARS, MIN_SECONDS, GenerationError)
 from momadiff.ui import handlers as H  # noqa: E402
+from momadiff.ui import stream  # noqa: E402
 from momadiff.ui import keys as K  # noqa: E402
 from momadiff.ui import outputs  # noqa: E402
 
@@ -155,13 +156,15 @@ def _assert_normal_request_works(client) -> None:
     (("", 2.0), "describe the motion"),
     ((" \n\t ", 2.0), "describe the motion"),
     (("x" * 10_000, 2.0), f"keep it under {MAX_TEXT_CHARS}"),
-    (("walk", 0), f"less than minimum value {MIN_SECONDS}"),
-    (("walk", -1), f"less than minimum value {MIN_SECONDS}"),
-    (("walk", 1000), f"greater than maximum value {MAX_SECONDS}"),
-    (("walk", 2.0, 0, "[]", 1e9), f"greater than maximum value {MAX_CFG_SCALE}"),
-    (("walk", 2.0, 0, "[]", 3.0, 10 ** 6), f"greater than maximum value {MAX_ITERATIONS}"),
-    (("walk", 2.0, 0, "[]", 3.0, 2, 10 ** 6), f"greater than maximum value {MAX_DDIM_STEPS}"),
-    (("walk", 2.0, -4), "less than minimum value 0"),
+    # Out-of-range numbers reach the pipeline (the app's fields do not refuse them first, which
+    # showed a toast and Error pills in the page) and it names the field and the range.
+    (("walk", 0), f"duration must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} seconds, got 0"),
+    (("walk", -1), f"duration must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} seconds, got -1"),
+    (("walk", 1000), f"duration must be between {MIN_SECONDS:g} and {MAX_SECONDS:g} seconds, got 1000"),
+    (("walk", 2.0, 0, "[]", 1e9), f"cfg_scale must be between 0.0 and {MAX_CFG_SCALE}"),
+    (("walk", 2.0, 0, "[]", 3.0, 10 ** 6), f"iterations must be between 1 and {MAX_ITERATIONS}"),
+    (("walk", 2.0, 0, "[]", 3.0, 2, 10 ** 6), f"ddim_steps must be between 1 and {MAX_DDIM_STEPS}"),
+    (("walk", 2.0, -4), "seed must be a non-negative whole number, got -4"),
     (("walk", 2.0, 2 ** 70), "seed must be a non-negative whole number"),
 ] + [(("walk", 2.0, 0, keys), match) for keys, match in BAD_KEYS], ids=lambda v: str(v)[:40])
 def test_api_refuses_bad_input_then_works(client, args, match):
@@ -285,10 +288,10 @@ BAD_BVH = {
 def test_bad_bvh_upload_gives_message_then_a_good_one_loads(tmp_path, name):
     make, match = BAD_BVH[name]
     path = make(tmp_path)
-    state, slider, msg = H.load_bvh(str(path))
+    state, slider, _, msg = H.load_bvh(str(path))
     assert state is None and msg.startswith("Could not read this BVH:") and match in msg, msg
     assert "<script" not in msg and "<img" not in msg and H.GENERIC_ERROR not in msg
-    state, slider, msg = H.load_bvh(str(_good_bvh(tmp_path)))
+    state, slider, _, msg = H.load_bvh(str(_good_bvh(tmp_path)))
     assert state.shape == (30, 22, 3) and msg.startswith("Read good.bvh")
 
 
@@ -297,7 +300,7 @@ def test_huge_bvh_upload_is_refused_by_size_unread(tmp_path, monkeypatch):
     good = _good_bvh(tmp_path)
     _never_read(monkeypatch, path)
     t0 = time.perf_counter()
-    state, _, msg = H.load_bvh(str(path))
+    state, _, _, msg = H.load_bvh(str(path))
     assert state is None and "200 MB" in msg and "limited to 64 MB" in msg, msg
     assert time.perf_counter() - t0 < 1.0
     monkeypatch.undo()
@@ -378,7 +381,7 @@ def test_code_in_uploads_is_refused_or_kept_as_data(tiny_pipeline, tmp_path, mon
                                    "model": {"folder": code}, "settings": {"cfg_scale": 1.0}}))
     text, seconds, seed, keys, *_, msg = H.load_session(str(session))
     assert text == code and json.loads(keys)[0]["label"] == code[:80] and "Restored" in msg
-    out = list(H.generate(tiny_pipeline, text, seconds, seed, keys, 1.0, 1, 1))
+    out = list(stream.generate(tiny_pipeline, text, seconds, seed, keys, 1.0, 1, 1))
     assert out[-1][2].startswith("**done:**")
     # A BVH that is a pickle, and one whose joint names are Python.
     (tmp_path / "pickled.bvh").write_bytes(pickle.dumps(_Payload(str(marker))))
@@ -416,7 +419,7 @@ def test_sliders_use_the_server_limits(tiny_pipeline):
     assert sliders["Guidance scale"].maximum == MAX_CFG_SCALE
     assert sliders["Transformer iterations"].maximum == MAX_ITERATIONS
     assert sliders["DDIM steps"].maximum == MAX_DDIM_STEPS
-    assert sliders["Frame"].maximum == int(MAX_SECONDS * skeleton.FPS) - 1
+    assert sliders["Frame (from 0)"].maximum == int(MAX_SECONDS * skeleton.FPS) - 1
 
 
 def test_output_folders_are_capped_and_expire(tiny_pipeline, tmp_path, monkeypatch):
@@ -425,12 +428,12 @@ def test_output_folders_are_capped_and_expire(tiny_pipeline, tmp_path, monkeypat
     monkeypatch.setattr(outputs, "MAX_AGE_SECONDS", 1.0)
     first = None
     for seed in range(5):
-        files = list(H.generate(tiny_pipeline, "a person walks", 1.0, seed, "[]", 1.0, 1, 1))[-1][4]
+        files = list(stream.generate(tiny_pipeline, "a person walks", 1.0, seed, "[]", 1.0, 1, 1))[-1][4]
         first = first or Path(files[0]).parent
         assert len(list((tmp_path / "outputs").glob("req-*"))) <= 3
     assert not first.exists()                                 # the oldest went first
     time.sleep(1.2)
-    files = list(H.generate(tiny_pipeline, "a person walks", 1.0, 9, "[]", 1.0, 1, 1))[-1][4]
+    files = list(stream.generate(tiny_pipeline, "a person walks", 1.0, 9, "[]", 1.0, 1, 1))[-1][4]
     assert [p.name for p in (tmp_path / "outputs").glob("req-*")] == [Path(files[0]).parent.name]
 
 

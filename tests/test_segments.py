@@ -14,6 +14,7 @@ from momadiff import segments as sg
 from momadiff.__main__ import main as cli
 from momadiff.sampler import SamplerConfig, conditions, pass_plan
 from momadiff.ui import handlers as H
+from momadiff.ui import stream
 from momadiff.ui.session import SessionError, read_session
 
 WALK, WAVE, BOW = "a person walks forward", "a person waves the right hand", "a person bows"
@@ -223,7 +224,7 @@ def test_cli_segments(tiny_model_dir, tmp_path, capsys):
 
 
 def _handler(pipe, segments_json, seconds=7.0, text="ignored prompt"):
-    return list(H.generate(pipe, text, seconds, 3, "[]", None, None, None, segments_text=segments_json))
+    return list(stream.generate(pipe, text, seconds, 3, "[]", None, None, None, segments_text=segments_json))
 
 
 def test_session_round_trip_with_segments(tiny_pipeline):
@@ -233,7 +234,7 @@ def test_session_round_trip_with_segments(tiny_pipeline):
     assert doc["segments"] == sg.as_segments(sg.parse_segments(TWO)) and doc["text"] == f"{WALK} / {WAVE}"
     text, seconds, seed, keys, cfg, it, ddim, segs, msg = H.load_session(files[2])
     assert "2 segments" in msg and json.loads(segs) == doc["segments"]
-    second = list(H.generate(tiny_pipeline, text, seconds, seed, keys, cfg, it, ddim, segments_text=segs))[-1]
+    second = list(stream.generate(tiny_pipeline, text, seconds, seed, keys, cfg, it, ddim, segments_text=segs))[-1]
     assert np.array_equal(np.load(files[0]), np.load(second[4][0]))
     assert np.array_equal(np.load(files[0]), tiny_pipeline.generate(segments=TWO, seed=3).joints)
 

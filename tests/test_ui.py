@@ -15,11 +15,12 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from momadiff.motion import skeleton  # noqa: E402
-from momadiff.keyframes import KeyframeError, key_error  # noqa: E402
+from momadiff.keyframes import KeyframeError  # noqa: E402
 from momadiff.pipeline import MAX_KEYFRAMES  # noqa: E402
 from momadiff.model.vae import MotionVAE  # noqa: E402
 from momadiff.ui import handlers as H  # noqa: E402
 from momadiff.ui import keys as K  # noqa: E402
+from momadiff.ui import stream  # noqa: E402
 from momadiff.ui.outputs import prune  # noqa: E402
 from momadiff.ui.poses import load_poses, place_pose  # noqa: E402
 from momadiff.ui.session import SessionError, read_session  # noqa: E402
@@ -40,7 +41,9 @@ def _keys(*frames: int) -> str:
 
 
 def _run(pipe, text="a person walks forward", seconds=3.0, seed=0, keys="[]", cfg=None, it=None, ddim=None):
-    return list(H.generate(pipe, text, seconds, seed, keys, cfg, it, ddim))
+    """The app's generate (momadiff.ui.stream): (stage bar, view message, status, skeleton video,
+    files, mannequin video) per stage, then once with the files."""
+    return list(stream.generate(pipe, text, seconds, seed, keys, cfg, it, ddim))
 
 
 def _is_update(v) -> bool:
@@ -89,18 +92,85 @@ def test_pose_library_poses_are_valid_keys():
 
 # --- duration, pin, BVH ----------------------------------------------------------------------
 
-def test_duration_change_keeps_fitting_keys_and_says_which_were_dropped():
+def test_duration_change_names_keys_past_the_end_and_keeps_them():
     text = _keys(10, 100, 130, 150)
-    new, msg = H.on_duration(6.0, text)                  # 120 frames: 130 and 150 no longer fit
-    assert [k["frame"] for k in json.loads(new)] == [10, 100]
-    assert "130" in msg and "150" in msg and "6.5 s" in msg and "Dropped" in msg
-    same, msg = H.on_duration(10.0, text)
-    assert _is_update(same) and msg == ""
+    value, msg = H.on_duration(6.0, text)                # 120 frames: 130 and 150 no longer fit
+    assert _is_update(value)                             # in range: the slider is left alone
+    assert "130" in msg and "150" in msg and "6.5 s" in msg and "past the end" in msg
+    assert "Generate leaves them out" in msg and "frames 0 to 119" in msg
+    value, msg = H.on_duration(10.0, text)
+    assert _is_update(value) and msg == ""
+
+
+@pytest.mark.parametrize("typed, clamped", [(90, 60.0), (0, 1.0), (-3, 1.0), (60.5, 60.0)])
+def test_duration_out_of_range_is_clamped_with_one_message(typed, clamped):
+    value, msg = H.on_duration(typed, _keys(10, 200))
+    assert value == clamped and f"was set to {clamped:g} s" in msg
+    if clamped < 10:                                     # and the keys past the new end are named
+        assert "past the end" in msg
 
 
 def test_duration_change_with_broken_keys_gives_message():
     new, msg = H.on_duration(6.0, "{oops")
     assert _is_update(new) and "not valid JSON" in msg
+
+
+def test_other_sliders_clamp_with_one_message():
+    value, msg = H.on_range("Guidance scale", 0, 20)(25)
+    assert value == 20 and msg == "Guidance scale is 0 to 20: 25 was set to 20."
+    value, msg = H.on_range("DDIM steps", 1, 100)(10)
+    assert _is_update(value) and msg == ""
+
+
+def test_number_fields_reach_the_handlers_unrefused():
+    """Gradio's own Slider / Number refuse an out-of-range value before any handler runs (an
+    Error toast and red pills on every output); the app's fields let the handler answer."""
+    import gradio as gr
+    from momadiff.ui.fields import FreeNumber, FreeSlider
+    with pytest.raises(gr.Error):
+        gr.Slider(1, 12).preprocess(50)
+    with pytest.raises(gr.Error):
+        gr.Number(minimum=0).preprocess(-5)
+    assert FreeSlider(1, 12).preprocess(50) == 50 and FreeSlider(1, 12).get_block_name() == "slider"
+    assert FreeNumber(minimum=0).preprocess(-5) == -5 and FreeNumber().get_block_name() == "number"
+
+
+def test_app_uses_unrefusing_fields_and_a_new_generate_stops_the_render(tiny_pipeline):
+    from apphelpers import load_app_module
+    from momadiff.ui.fields import FreeNumber, FreeSlider
+    demo = load_app_module().build_demo(tiny_pipeline)
+    by_label = {getattr(b, "label", None): b for b in demo.blocks.values()}
+    for label in ("Duration (s)", "Guidance scale", "Transformer iterations", "DDIM steps", "Frame (from 0)",
+                  "BVH frame (from 0)"):
+        assert isinstance(by_label[label], FreeSlider), label
+    assert isinstance(by_label["Seed"], FreeNumber)
+    # Videos are rendered on request; a Generate pressed while they render cancels that render
+    # (its videos would land on the new motion), and its message goes too.
+    deps = demo.config["dependencies"]
+    outs = lambda d: {demo.blocks[o].elem_id for o in d["outputs"]}
+    render = [d["id"] for d in deps if "momadiff-mesh" in outs(d) and "momadiff-render-msg" in outs(d)]
+    generate = next(d for d in deps if d.get("api_name") == "generate")
+    # (Gradio adds the cancelling as a dependency of its own on the same trigger.)
+    assert len(render) == 1 and any(d["types"]["cancel"] and d["targets"] == generate["targets"]
+                                    and render[0] in d["cancels"] for d in deps)
+    assert any(outs(d) == {"momadiff-render-msg"} and d["js"] and not d.get("backend_fn") for d in deps)
+    assert not [b for b in demo.blocks.values() if type(b).__name__ == "Model3D"]
+
+
+def test_handlers_show_no_toasts(tiny_pipeline, monkeypatch, tmp_path):
+    """Messages go to one inline place; a toast covered Generate and repeated them."""
+    import gradio as gr
+    def toast(*a, **k):
+        raise AssertionError("a handler showed a toast")
+    monkeypatch.setattr(gr, "Warning", toast)
+    monkeypatch.setattr(gr, "Info", toast)
+    H.on_duration(3.0, _keys(10, 100))
+    H.on_duration(3.0, "{oops")
+    out = _run(tiny_pipeline, keys=_keys(10))
+    H.pin_frame(out[-1][4], 5, "[]", 3.0)
+    H.pin_frame(None, 5, "[]", 3.0)
+    H.load_session(out[-1][4][2])
+    _run(tiny_pipeline, seed=-5)
 
 
 def test_pinned_frame_becomes_a_key(tiny_pipeline):
@@ -123,8 +193,11 @@ def test_bvh_frame_becomes_a_key(tmp_path):
     from conftest import synthetic_walk
     path = tmp_path / "walk.bvh"
     bvh.save(path, synthetic_walk(40))
-    joints, slider, msg = H.load_bvh(str(path))
+    joints, slider, preview, msg = H.load_bvh(str(path))
     assert joints.shape[1:] == (22, 3) and "Read walk.bvh" in msg and slider["maximum"] == len(joints) - 1
+    assert preview.shape == (H.PREVIEW_SIZE, H.PREVIEW_SIZE, 3)        # frame 0 shown before taking it
+    assert not np.array_equal(H.bvh_preview(joints, 10), H.bvh_preview(joints, 0))
+    assert H.bvh_preview(joints, len(joints)) is None and H.bvh_preview(None, 0) is None
     new, msg = H.use_bvh_frame(joints, 12, "", _keys(5), 3.0)        # no selection: new key at frame 12
     assert [k["frame"] for k in json.loads(new)] == [5, 12] and "Added" in msg
     new, msg = H.use_bvh_frame(joints, 30, "5", _keys(5), 3.0)       # selection: its pose replaced
@@ -135,35 +208,13 @@ def test_bvh_frame_becomes_a_key(tmp_path):
 def test_unreadable_bvh_gives_message(tmp_path):
     bad = tmp_path / "bad.bvh"
     bad.write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")
-    state, slider, msg = H.load_bvh(str(bad))
-    assert state is None and msg.startswith("Could not read this BVH:") and "Traceback" not in msg
+    state, slider, preview, msg = H.load_bvh(str(bad))
+    assert state is None and preview is None and msg.startswith("Could not read this BVH:") and "Traceback" not in msg
     new, msg = H.use_bvh_frame(None, 0, "", "[]", 3.0)
     assert _is_update(new) and "upload a BVH" in msg
 
 
 # --- generate ----------------------------------------------------------------------------------
-
-def test_generate_streams_stages_then_files_and_video(tiny_pipeline):
-    out = _run(tiny_pipeline, seconds=4.0, keys=_keys(10, 60))
-    stages = out[:-2]
-    assert len(stages) == tiny_pipeline.sampler.iterations
-    for n, (bar, strip, status, *_rest) in enumerate(stages, start=1):
-        assert f"stage {n} of {len(stages)}" in status
-        assert bar.count("class='mstage-row'") == n and "data-kind='user'" in bar
-        assert strip.ndim == 3 and strip.dtype == np.uint8
-    assert "data-kind='masked'" in stages[0][0] and "data-kind='new'" in stages[-1][0]
-    last_row = stages[-1][0].split("class='mstage-row'")[-1]
-    assert "data-kind='masked'" not in last_row
-    *_, status, video, files, preview = out[-1]
-    assert Path(video).stat().st_size > 1000 and "done" in status
-    assert [Path(f).name for f in files] == ["motion.npy", "motion.bvh", "session.json", "motion.glb"]
-    assert Path(preview).name == "preview.glb" and Path(preview).stat().st_size > 10000
-    joints = np.load(files[0])
-    assert joints.shape == (80, 22, 3)
-    assert key_error(joints, K.to_keyframes(K.parse_keys(_keys(10, 60)))).max() < 0.01
-    mesh = H.mesh_video(files)                   # chained after generate in the app
-    assert mesh and Path(mesh).stat().st_size > 1000
-
 
 def test_session_round_trip_reproduces_the_motion_exactly(tiny_pipeline):
     keys = K.keys_json([K.key_dict(7, np.asarray(_pose("arms_up")) + 1e-7, True, "arms up"),
@@ -209,7 +260,7 @@ def test_malformed_session_gives_message(tmp_path, content, match):
 @pytest.mark.parametrize("kwargs, match", [
     ({"text": ""}, "describe the motion"),
     ({"text": "walk " * 400}, "characters long"),
-    ({"keys": _keys(10, 70)}, "outside the motion"),          # 3 s = 60 frames
+    ({"keys": _keys(10, 70)}, "outside the motion"),          # 3 s = 60 frames (the page leaves it out)
     ({"keys": "[{]"}, "not valid JSON"),
     ({"seconds": 90}, "between"),
     ({"seed": -3}, "seed"),
@@ -271,3 +322,81 @@ def test_how_it_works_counts_this_models_latents(tiny_pipeline):
     assert "slightly off" not in load_app_module().how_it_works(told)
     told.sampler = dataclasses.replace(tiny_pipeline.sampler, decode_noise=0.3)
     assert "told that generated latents are slightly off" in load_app_module().how_it_works(told)
+
+
+# --- the newcomer test's findings ---------------------------------------------------------------
+
+def test_videos_on_request_mark_the_keys(tiny_pipeline, monkeypatch):
+    """session.json stores the keys under "keyframes"; the mannequin video read "keys" (none)."""
+    import momadiff.render.mesh_video as mv
+    import momadiff.render.skeleton as sk
+    seen = {}
+    def spy(name):
+        def render(joints, path, **kw):
+            seen[name] = kw
+            Path(path).write_bytes(b"x" * 2000)
+            return Path(path)
+        return render
+    monkeypatch.setattr(mv, "render_mesh_video", spy("mesh"))
+    monkeypatch.setattr(sk, "render_skeleton_video", spy("skeleton"))
+    files = _run(tiny_pipeline, seconds=4.0, keys=_keys(10, 60))[-1][4]
+    *_, (video, mesh, files_after, msg) = list(stream.render_files(files))
+    assert list(seen["mesh"]["highlight_frames"]) == [10, 60] == list(seen["skeleton"]["highlight_frames"])
+    assert mesh.endswith("mannequin.mp4") and "ready" in msg
+    assert [Path(f).name for f in files_after] == ["motion.npy", "motion.bvh", "session.json", "skeleton.mp4",
+                                                   "motion.glb", "mannequin.mp4"]
+
+
+def test_restored_session_names_keys_past_its_end(tmp_path):
+    doc = {"format": "momadiff-session", "version": 1, "text": "a person bows", "seconds": 2.0, "seed": 0,
+           "keyframes": json.loads(_keys(5, 60))}
+    path = tmp_path / "session.json"
+    path.write_text(json.dumps(doc))
+    out = H.load_session(str(path))
+    assert [k["frame"] for k in json.loads(out[3])] == [5, 60]          # kept, as after a duration change
+    assert "2 keys" in out[7] and "frame 60" in out[7] and "past the end of the 2 s motion" in out[7]
+    doc["keyframes"] = doc["keyframes"][:1]
+    path.write_text(json.dumps(doc))
+    assert "1 key." in H.load_session(str(path))[7]
+
+
+def test_pin_shows_the_pose_before_taking_it(tiny_pipeline):
+    files = _run(tiny_pipeline)[-1][4]
+    slider, preview = H.pin_range(files)
+    assert slider["maximum"] == 59 and preview.shape == (H.PREVIEW_SIZE, H.PREVIEW_SIZE, 3)
+    assert not np.array_equal(H.pin_preview(files, 40), preview)
+    assert H.pin_preview(files, 60) is None and H.pin_preview(None, 3) is None and H.pin_preview(files, 2.5) is None
+
+
+def test_unknown_bvh_skeleton_gets_guidance_a_user_can_follow(tmp_path):
+    import re
+    from momadiff.motion import bvh
+    from momadiff.motion.retarget import FAMILIES
+    from conftest import synthetic_walk
+    smpl = tmp_path / "smpl.bvh"
+    bvh.save(smpl, synthetic_walk(10))
+    path = tmp_path / "robot.bvh"
+    names = iter(range(100))
+    path.write_text(re.sub(r"(ROOT|JOINT) \S+", lambda m: f"{m.group(1)} part{next(names)}", smpl.read_text()))
+    state, _, _, msg = H.load_bvh(str(path))
+    assert state is None and "name_map" not in msg and "robot.bvh" in msg
+    assert "Mixamo" in msg and "Bandai" in msg and "CMU" in msg and "Rename the joints" in msg
+    assert "part0, part1" in msg                             # what the file has, for comparison
+    assert set(H.KNOWN_SKELETONS) == set(FAMILIES)          # every skeleton the reader knows is named
+    # A skeleton that lacks a few joints: those are named in words.
+    path.write_text(re.sub(r"JOINT (l|r)_knee", r"JOINT \1_shinbone", smpl.read_text()))
+    msg = H.load_bvh(str(path))[3]
+    assert "no joint the app can match to its left knee, right knee." in msg
+
+
+def test_video_text_draws_non_ascii_and_counts_frames_from_0():
+    from momadiff.render.overlay import counter_text, drawable, font
+    assert drawable("Ein Mensch läuft – Ωμέγα") == "Ein Mensch läuft – Ωμέγα"   # DejaVu has these
+    assert drawable("人が歩く") == "????"                                  # not an empty box per letter
+    assert Path(font(20).path).name == "DejaVuSans.ttf"
+    assert counter_text(0, 120) == "frame 0 of 0-119   0.00 s"
+
+
+def test_counts_read_naturally():
+    from momadiff.ui.wording import counted
+    assert (counted(1, "key"), counted(2, "key"), counted(0, "stage")) == ("1 key", "2 keys", "0 stages")

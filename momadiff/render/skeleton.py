@@ -42,6 +42,7 @@ _SKY_TOP, _SKY_BOTTOM = np.array([206, 216, 230.0]), np.array([243, 245, 248.0])
 _FLOOR_NEAR, _FLOOR_FAR = np.array([226, 224, 218.0]), np.array([238, 239, 240.0])
 _GRID = np.array([178, 178, 172.0])
 _SHADOW = (196, 194, 188)
+_KEY_TEXT = (176, 110, 0)   # a darker HIGHLIGHT: key captions stay readable on the light floor
 _BONE_RADIUS = 0.022     # m, sets line widths through the perspective
 _HEAD_RADIUS = 0.095     # m
 _GRID_STEP = 0.5         # m
@@ -210,13 +211,18 @@ def render_skeleton_video(joints: np.ndarray, path: str | Path, fps: int = skele
 
 
 def filmstrip(joints: np.ndarray, frames: Sequence[int], thumb_size: int = 128,
-              highlight_frames: Iterable[int] = (), labels: bool = True) -> np.ndarray:
+              highlight_frames: Iterable[int] = (), labels: bool = True,
+              captions: Sequence[str] | None = None) -> np.ndarray:
     """A row of stick-figure thumbnails [thumb_size, len(frames) * thumb_size, 3] of the given frames,
-    each centred on its own pose, all seen from the same angle and distance."""
+    each centred on its own pose, all seen from the same angle and distance. Each tile is labelled
+    with its frame number (counted from 0), or with its entry of `captions`; highlighted frames get
+    a border and their label in the highlight colour."""
     joints = check_joints(joints)
     frames = [int(f) for f in frames]
     if not frames:
         raise ValueError("filmstrip needs at least one frame")
+    if captions is not None and len(captions) != len(frames):
+        raise ValueError(f"filmstrip got {len(captions)} captions for {len(frames)} frames")
     for f in frames:
         if not 0 <= f < len(joints):
             raise IndexError(f"frame {f} out of range for a motion of {len(joints)} frames")
@@ -228,10 +234,12 @@ def filmstrip(joints: np.ndarray, frames: Sequence[int], thumb_size: int = 128,
     tiles = []
     for i, f in enumerate(frames):
         tile = painter.frame(i, highlight=f in marked, counter=False)
-        if labels:
+        if labels or captions is not None:
             img = Image.fromarray(tile)
-            ImageDraw.Draw(img).text((4, thumb_size - 4 - max(8, thumb_size // 9)), f"{f}",
-                                     fill=TEXT, font=font(max(8, thumb_size // 9)))
+            size = max(8, thumb_size // 9)
+            text = captions[i] if captions is not None else f"{f}"
+            colour = _KEY_TEXT if f in marked else TEXT
+            ImageDraw.Draw(img).text((4, thumb_size - 4 - size), text, fill=colour, font=font(size))
             tile = np.asarray(img)
         tiles.append(tile)
     return np.concatenate(tiles, axis=1)

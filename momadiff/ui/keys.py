@@ -16,7 +16,8 @@ import numpy as np
 from ..motion import skeleton
 from .. import constraints as cons, userjson
 from ..keyframes import Keyframe, KeyframeError, keyframes_from_data, parse_json, validate
-from ..pipeline import MAX_KEYFRAMES
+from ..pipeline import MAX_KEYFRAMES, MAX_SECONDS, MIN_SECONDS
+from .wording import counted
 
 def key_dict(frame: int, joints: np.ndarray | dict, fix_root: bool = False, label: str = "") -> dict[str, Any]:
     """One key in the JSON format (joints rounded the way Keyframe.to_dict rounds them); joints a
@@ -88,6 +89,26 @@ def put_key(keys: Sequence[dict[str, Any]], key: dict[str, Any]) -> list[dict[st
     if len(out) > MAX_KEYFRAMES:
         raise KeyframeError(f"at most {MAX_KEYFRAMES} keyframes; delete one first")
     return sorted(out, key=lambda d: d["frame"])
+
+
+def clamp_seconds(seconds: float) -> float:
+    """A duration brought into the server's range [MIN_SECONDS, MAX_SECONDS]."""
+    return min(MAX_SECONDS, max(MIN_SECONDS, float(seconds)))
+
+
+def beyond_end_message(beyond: Sequence[dict[str, Any]], seconds: float) -> str:
+    """The one rule for keys past the end of the motion, whatever changed the duration (the
+    slider, the number box, a restored session): they stay on the timeline, marked, and the page's
+    Generate leaves them out (studio.GENERATE_JS) until the motion is long enough again; the API
+    refuses them. '' if there are none."""
+    if not beyond:
+        return ""
+    n = num_frames(seconds)
+    one = len(beyond) == 1
+    return (f"The {'key' if one else counted(len(beyond), 'key')} at {describe_frames(beyond)} "
+            f"{'is' if one else 'are'} past the end of the {float(seconds):g} s motion (frames 0 to {n - 1}): "
+            f"{'it stays' if one else 'they stay'} on the timeline, marked red, and Generate leaves "
+            f"{'it' if one else 'them'} out until the motion is long enough.")
 
 
 def describe_frames(keys: Sequence[dict[str, Any]]) -> str:

@@ -107,3 +107,8 @@ def read_session(data: bytes | str) -> dict[str, Any]:
             "cfg_scale": settings.get("cfg_scale"), "iterations": whole("iterations"),
             "ddim_steps": whole("ddim_steps"), "segments_json": json.dumps(segments),
             "model": doc.get("model") or {}}
+
+
+def session_key_frames(session: dict[str, Any]) -> list[int]:
+    """The key frames a session.json records (its "keyframes" list; the videos mark them)."""
+    return [int(k["frame"]) for k in session.get("keyframes") or [] if isinstance(k, dict) and "frame" in k]

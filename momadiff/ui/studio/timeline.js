@@ -8,6 +8,10 @@
 const FPS = Number(props.fps) || 20;
 const MAX_KEYS = Number(props.max_keys) || 64;
 const PAD = 34;   // px kept free at both ends so a key's thumbnail at frame 0 / the end stays visible
+const KEY_W = 48;     // px a key's thumbnail takes, border included: closer keys go to another lane
+const LANE_H = 74;    // px per lane: time label, thumbnail, gap
+const MAX_LANES = 4;  // beyond this, crowded keys overlap (the selected one stays on top)
+const TICKS_H = 18;
 const KEYS_BOX = "#momadiff-keys textarea";
 const SELECTED_BOX = "#momadiff-selected textarea";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -21,6 +25,8 @@ const keysLayer = root.querySelector(".mtl-keys");
 const ticks = root.querySelector(".mtl-ticks");
 const palette = root.querySelector(".mtl-palette");
 const info = root.querySelector(".mtl-info");
+const latents = root.querySelector(".mtl-latents");
+const playhead = root.querySelector(".mtl-playhead");
 const delBtn = root.querySelector(".mtl-delete");
 const fixBox = root.querySelector(".mtl-fix");
 const poses = Array.isArray(props.poses) ? props.poses : [];
@@ -30,6 +36,9 @@ let keys = [];            // [{frame, joints, fix_root, label}], sorted by frame
 let selected = null;      // frame of the selected key
 let currentPose = poses.length ? poses[0].name : null;
 let lastText = null;      // the keys JSON last read or written, to skip no-op refreshes
+let viewFrames = 0;       // frames of the motion in the 3D view (0: none yet)
+let lastStage = null;     // the stage on view ("momadiff-stage" event detail)
+let announced = null;     // the selected key last sent to the 3D view
 
 const numFrames = () => Math.max(1, Math.round(seconds * FPS));
 const poseByName = (name) => poses.find((p) => p.name === name);
@@ -87,12 +96,23 @@ function commit() {
   writeBox(KEYS_BOX, lastText);
   writeBox(SELECTED_BOX, selected === null ? "" : String(selected));
   render();
+  announceSelection();
 }
 
 function select(frame) {
   selected = frame;
   writeBox(SELECTED_BOX, selected === null ? "" : String(selected));
   render();
+  announceSelection();
+}
+
+// The 3D view poses the selected key (posing.js) and sends the edited pose back.
+function announceSelection() {
+  const k = selectedKey();
+  const text = k ? JSON.stringify([k.frame, k.joints]) : null;
+  if (text === announced) return;
+  announced = text;
+  window.dispatchEvent(new CustomEvent("momadiff-key-selected", { detail: { key: k ? Object.assign({}, k) : null } }));
 }
 
 function frameAt(clientX) {
@@ -144,39 +164,70 @@ function renderTicks() {
   }
 }
 
+function lanesOf(xs) {
+  // Keys sorted by x go to the lowest lane whose last key is a thumbnail's width away, so no two
+  // thumbnails (or their time labels, which sit on them) overlap; past MAX_LANES, the lane whose
+  // last key is farthest away takes it.
+  const last = [];
+  return xs.map((x) => {
+    let lane = last.findIndex((lx) => x - lx >= KEY_W);
+    if (lane < 0 && last.length < MAX_LANES) lane = last.length;
+    if (lane < 0) lane = last.indexOf(Math.min(...last));
+    last[lane] = x;
+    return lane;
+  });
+}
+
 function render() {
   renderTicks();
   keysLayer.textContent = "";
-  for (const k of keys) {
+  const xs = keys.map((k) => xOf(k.frame));
+  const lanes = lanesOf(xs);
+  const nLanes = Math.max(1, ...lanes.map((l) => l + 1));
+  track.style.height = (nLanes * LANE_H + TICKS_H + 8) + "px";
+  keys.forEach((k, i) => {
+    const out = k.frame >= numFrames();
     const el = document.createElement("div");
-    el.className = "mtl-key" + (k.frame === selected ? " mtl-sel" : "") + (k.frame >= numFrames() ? " mtl-out" : "");
-    el.style.left = xOf(k.frame) + "px";
+    el.className = "mtl-key" + (k.frame === selected ? " mtl-sel" : "") + (out ? " mtl-out" : "") +
+      (k.fix_root ? " mtl-fixed" : "");
+    el.style.left = xs[i] + "px";
+    // Lane 0 sits on the time axis; higher lanes stand above it on longer stems.
+    el.style.top = (4 + (nLanes - 1 - lanes[i]) * LANE_H) + "px";
     el.dataset.frame = k.frame;
+    el.dataset.lane = lanes[i];
     el.title = (k.label || "key") + " at frame " + k.frame + " (" + (k.frame / FPS).toFixed(2) + " s)" +
-      (k.frame >= numFrames() ? ": beyond the end, will be dropped" : "");
+      (k.fix_root ? ", position fixed" : "") +
+      (out ? ": past the end of the motion, Generate leaves it out" : "");
     const lab = document.createElement("div");
     lab.className = "mtl-flabel";
-    lab.textContent = (k.frame / FPS).toFixed(1) + "s";
+    lab.textContent = (k.fix_root ? "\u25C6 " : "") + k.frame;
+    el.appendChild(lab);
     el.appendChild(poseSVG(k.joints, 40, 54));
     const stem = document.createElement("div");
     stem.className = "mtl-stem";
+    stem.style.height = (6 + lanes[i] * LANE_H) + "px";
     el.appendChild(stem);
-    el.appendChild(lab);
     el.addEventListener("pointerdown", (e) => startDrag(e, k, el));
     keysLayer.appendChild(el);
-  }
+  });
   const k = selectedKey();
   delBtn.disabled = !k;
   fixBox.disabled = !k;
   fixBox.checked = !!(k && k.fix_root);
   const pose = poseByName(currentPose);
+  const beyond = keys.filter((o) => o.frame >= numFrames()).length;
   info.textContent = keys.length + " key" + (keys.length === 1 ? "" : "s") + " · " + seconds + " s = " +
-    numFrames() + " frames" + (k ? " · selected: frame " + k.frame + " (" + (k.frame / FPS).toFixed(2) + " s) " +
+    numFrames() + " frames (0 to " + (numFrames() - 1) + ")" +
+    (beyond ? " · " + beyond + " past the end, left out" : "") +
+    (k ? " · selected: frame " + k.frame + " (" + (k.frame / FPS).toFixed(2) + " s) " +
     (k.label || "") : " · new keys use: " + (pose ? pose.label : "?"));
   for (const b of palette.children) b.classList.toggle("mtl-active", b.dataset.name === (k ? null : currentPose) ||
     (k && b.dataset.label === k.label));
   root.dataset.ready = "1";
   root.dataset.keys = String(keys.length);
+  renderLatents();
+  if (viewFrames) setPlayhead(Number(root.dataset.playhead || 0));
+  root.dataset.lanes = String(nLanes);
 }
 
 function startDrag(e, k, el) {
@@ -255,10 +306,82 @@ function refresh(keysText, secs) {
     if (!selectedKey()) selected = null;
   }
   render();
+  announceSelection();
+}
+
+// ---- The playhead and the stage on view (shared with the 3D view through window events).
+
+function renderLatents() {
+  latents.textContent = "";
+  const st = lastStage;
+  if (!st || !st.kinds) return;
+  const n = st.kinds.length, frames = Math.max(1, numFrames() - 1);
+  for (let i = 0; i < n; i++) {
+    const a = i * st.down, b = Math.min((i + 1) * st.down, st.frames) - 1;
+    if (a > frames) break;
+    const cell = document.createElement("div");
+    cell.className = "mtl-lat";
+    cell.dataset.kind = st.kinds[i];
+    cell.style.left = (xOf(a) - 1) + "px";
+    cell.style.width = Math.max(1, xOf(Math.min(b + 1, frames)) - xOf(a) - 1) + "px";
+    cell.title = "latent " + i + " (frames " + a + "-" + b + "): " + ({ u: "your key", e: "generated earlier",
+      n: "generated in this stage", m: "still [MASK]: drawn interpolated between its known neighbours" })[st.kinds[i]];
+    latents.appendChild(cell);
+  }
+  const head = document.createElement("span");
+  head.className = "mtl-lathead";
+  latents.appendChild(head);
+}
+
+function setPlayhead(frame) {
+  if (!viewFrames) { playhead.hidden = true; return; }
+  playhead.hidden = false;
+  playhead.style.left = xOf(frame) + "px";
+  root.dataset.playhead = String(frame);
+}
+
+function scrubFrom(el) {
+  el.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    el.setPointerCapture(e.pointerId);
+    const seek = (ev) => window.dispatchEvent(new CustomEvent("momadiff-seek", { detail: { frame: frameAt(ev.clientX) } }));
+    seek(e);
+    const up = () => { el.removeEventListener("pointermove", seek); el.removeEventListener("pointerup", up); };
+    el.addEventListener("pointermove", seek);
+    el.addEventListener("pointerup", up);
+  });
+  el.addEventListener("click", (e) => e.stopPropagation());
+}
+scrubFrom(ticks);
+scrubFrom(latents);
+window.addEventListener("momadiff-frame", (e) => { viewFrames = e.detail.frames; setPlayhead(e.detail.frame); });
+window.addEventListener("momadiff-stage", (e) => { lastStage = e.detail; renderLatents(); });
+window.addEventListener("momadiff-pose-edited", (e) => {
+  const d = e.detail || {};
+  const k = keys.find((o) => o.frame === d.frame);
+  if (!k || !Array.isArray(d.joints)) return;
+  k.joints = d.joints;
+  k.label = "posed";
+  commit();
+});
+window.addEventListener("momadiff-deselect", () => select(null));
+new ResizeObserver(() => renderLatents()).observe(latents);
+
+// The keys JSON a Generate request sends: those within a motion of `secs` seconds (frames count
+// from 0). Text that does not parse goes as it is, for Python to explain.
+function usable(keysText, secs) {
+  let all;
+  try { all = JSON.parse(keysText || "[]"); } catch (e) { return keysText; }
+  if (!Array.isArray(all)) return keysText;
+  const n = Math.max(1, Math.round(Number(secs) * FPS));
+  if (!(n > 0)) return keysText;
+  const kept = all.filter((k) => !(k && Number.isInteger(k.frame) && k.frame >= n));
+  return kept.length === all.length ? keysText : JSON.stringify(kept);
 }
 
 // Python-side changes arrive through app.py's JS hooks, which find the timeline here.
-element.momadiffTimeline = { refresh: refresh };
+element.momadiffTimeline = { refresh: refresh, usable: usable };
 window.momadiffTimeline = element.momadiffTimeline;
 buildPalette();
 // The keys textbox may mount after this script runs: read its first value once it exists.
