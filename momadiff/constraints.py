@@ -192,8 +192,9 @@ def _tree_distances() -> np.ndarray:
 
 
 TREE_DISTANCE = _tree_distances()
-# Highest a joint can be with the body standing on one foot's toes (the foot joint on the floor).
-MAX_HEIGHT = np.minimum(TREE_DISTANCE[skeleton.JOINT_INDEX["l_foot"]], TREE_DISTANCE[skeleton.JOINT_INDEX["r_foot"]])
+# Highest a joint can be with the body standing on one foot's toes (the foot joint on the floor):
+# the other foot can go as high as the legs reach (a kick), so the longer of the two chains counts.
+MAX_HEIGHT = np.maximum(TREE_DISTANCE[skeleton.JOINT_INDEX["l_foot"]], TREE_DISTANCE[skeleton.JOINT_INDEX["r_foot"]])
 
 
 def reach_problems(c: Constraints, frames: Iterable[int] | None = None) -> list[tuple[float, str]]:
@@ -244,7 +245,8 @@ def build(num_frames: int, keyframes: Sequence[Any] = (), root_path: Sequence[Wa
             c.set_heading(k.frame, float(skeleton.facing_angle(j)))
             c.whole[k.frame] = True
     add_path(c, root_path)
-    bad = [p for p in reach_problems(c) if p[0] > REACH_SLACK]
+    # A whole pose's bones are checked by keyframes.validate; its joints were reached by a body.
+    bad = [p for p in reach_problems(c, [t for t in c.frames() if not c.whole[t]]) if p[0] > REACH_SLACK]
     if bad:
         raise ConstraintError(f"unreachable target: {max(bad)[1]}")
     return c

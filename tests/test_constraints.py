@@ -286,3 +286,13 @@ def test_bad_partial_key_json_is_one_clear_line(joints, message):
     with pytest.raises(kf.KeyframeError) as e:
         kf.keyframes_from_json(text)
     assert message in str(e.value) and str(e.value).startswith("keyframe at frame 3") and "\n" not in str(e.value)
+
+
+def test_a_kick_keeps_its_foot_high_and_a_whole_kick_pose_is_accepted():
+    # A real kick lifts a foot 1.1 m: reachable standing on the other foot (refused before: the
+    # height limit measured from the foot itself), and a whole fix_root pose is never judged by it.
+    from momadiff.keyframes import Keyframe, validate
+    c = cons.build(60, validate([Keyframe(40, {"r_foot": [0.3, 1.1, 0.6]})], 60))
+    assert c.mask[40, cons.joint_index("r_foot")].all()
+    with pytest.raises(cons.ConstraintError, match="out of reach"):
+        cons.build(60, validate([Keyframe(40, {"r_foot": [0.3, 3.5, 0.6]})], 60))
