@@ -121,7 +121,34 @@ def write_dataset(out: str | os.PathLike, clips: list[dict], feats: list[np.ndar
     return meta
 
 
-class MotionDataset:
+class ClipSet:
+    """What every set of clips offers over its clips [dicts], _by_id and mean / std [263]."""
+
+    clips: list[dict]
+    mean: np.ndarray
+    std: np.ndarray
+    _by_id: dict[str, int]
+
+    def index(self, clip_id: str) -> int:
+        """Position of the clip with this id."""
+        return self._by_id[clip_id]
+
+    def split(self, name: str) -> list[int]:
+        """Indices of the clips in a split ("train", "val", "test" or "ood")."""
+        if name not in SPLITS:
+            raise KeyError(f"unknown split {name!r}; expected one of {SPLITS}")
+        return [i for i, c in enumerate(self.clips) if c["split"] == name]
+
+    def normalize(self, feats: np.ndarray) -> np.ndarray:
+        """(feats - mean) / std."""
+        return (feats - self.mean) / self.std
+
+    def denormalize(self, feats: np.ndarray) -> np.ndarray:
+        """feats * std + mean."""
+        return feats * self.std + self.mean
+
+
+class MotionDataset(ClipSet):
     """A dataset folder written by write_dataset. Torch-free; arrays are memory-mapped.
 
     ds.clips[i] is clip i's metadata dict; ds.features(i) [T, 263] and ds.joints(i) [T, 22, 3] are
@@ -163,23 +190,6 @@ class MotionDataset:
         """Canonical joints [T, 22, 3] float32 of clip i, aligned with its feature rows."""
         return np.asarray(self._joints[self._rows(i)])
 
-    def index(self, clip_id: str) -> int:
-        """Position of the clip with this id."""
-        return self._by_id[clip_id]
-
-    def split(self, name: str) -> list[int]:
-        """Indices of the clips in a split ("train", "val", "test" or "ood")."""
-        if name not in SPLITS:
-            raise KeyError(f"unknown split {name!r}; expected one of {SPLITS}")
-        return [i for i, c in enumerate(self.clips) if c["split"] == name]
-
-    def normalize(self, feats: np.ndarray) -> np.ndarray:
-        """(feats - mean) / std."""
-        return (feats - self.mean) / self.std
-
-    def denormalize(self, feats: np.ndarray) -> np.ndarray:
-        """feats * std + mean."""
-        return feats * self.std + self.mean
 
 
 @dataclass

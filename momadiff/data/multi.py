@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from ..motion import features as F
-from .dataset import SPLITS, STD_FLOOR, MotionDataset
+from .dataset import SPLITS, STD_FLOOR, ClipSet, MotionDataset
 
 
 def _paths(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
@@ -62,7 +62,7 @@ def pooled_stats(datasets: Sequence[MotionDataset], split: str = "train") -> tup
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-class MultiDataset:
+class MultiDataset(ClipSet):
     """Several MotionDatasets as one (module docstring)."""
 
     def __init__(self, datasets: Sequence[MotionDataset],
@@ -111,19 +111,6 @@ class MultiDataset:
         d, k = self._where[i]
         return self.datasets[d].joints(k)
 
-    def index(self, clip_id: str) -> int:
-        return self._by_id[clip_id]
-
-    def split(self, name: str) -> list[int]:
-        if name not in SPLITS:
-            raise KeyError(f"unknown split {name!r}; expected one of {SPLITS}")
-        return [i for i, c in enumerate(self.clips) if c["split"] == name]
-
-    def normalize(self, feats: np.ndarray) -> np.ndarray:
-        return (feats - self.mean) / self.std
-
-    def denormalize(self, feats: np.ndarray) -> np.ndarray:
-        return feats * self.std + self.mean
 
 
 def open_datasets(spec: str | os.PathLike | Sequence[str | os.PathLike],

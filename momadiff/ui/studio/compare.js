@@ -4,19 +4,13 @@
 import * as THREE from "./vendor/three/three.module.js";
 import { NUM_JOINTS } from "./rig.js";
 import { Orbit } from "./orbit.js";
-import { SkeletonMesh, makeFloor, softwareGL } from "./meshes.js";
+import { SkeletonMesh, makeScene, softwareGL } from "./meshes.js";
 
 const STEP_MS = 1000;
 
 class Panel {
   constructor() {
-    this.scene = new THREE.Scene();
-    this.scene.background = new THREE.Color(0xf3f4f6);
-    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x9ca3af, 1.6));
-    const sun = new THREE.DirectionalLight(0xffffff, 1.8);
-    sun.position.set(2, 4, 3);
-    this.scene.add(sun);
-    this.scene.add(makeFloor());
+    this.scene = makeScene();
     this.skeleton = new SkeletonMesh(this.scene);
     this.path = new THREE.Line(new THREE.BufferGeometry(), new THREE.LineBasicMaterial({ color: 0x2563eb }));
     this.path.frustumCulled = false;

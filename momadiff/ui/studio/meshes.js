@@ -25,6 +25,18 @@ export function makeFloor() {
   return floor;
 }
 
+/** A scene with the studio's background, lights and floor (the main view and the comparison). */
+export function makeScene() {
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0xf3f4f6);
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x9ca3af, 1.6));
+  const sun = new THREE.DirectionalLight(0xffffff, 1.8);
+  sun.position.set(2, 4, 3);
+  scene.add(sun);
+  scene.add(makeFloor());
+  return scene;
+}
+
 function b64(text, Type) {
   const bin = atob(text);
   const bytes = new Uint8Array(bin.length);

@@ -11,7 +11,7 @@
 //        "momadiff-key-selected" {key or null}    pose this key (posing.js)
 import * as THREE from "./vendor/three/three.module.js";
 import { NUM_JOINTS } from "./rig.js";
-import { MannequinMesh, SkeletonMesh, hasWebGL, makeFloor, softwareGL } from "./meshes.js";
+import { MannequinMesh, SkeletonMesh, hasWebGL, makeScene, softwareGL } from "./meshes.js";
 import { Orbit } from "./orbit.js";
 import { PoseEditor } from "./posing.js";
 
@@ -79,13 +79,7 @@ export class View {
     this.root.dataset.software = soft ? "1" : "0";
     this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: !soft });
     this.renderer.setPixelRatio(soft ? 0.75 : Math.min(2, window.devicePixelRatio || 1));
-    this.scene = new THREE.Scene();
-    this.scene.background = new THREE.Color(0xf3f4f6);
-    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x9ca3af, 1.6));
-    const sun = new THREE.DirectionalLight(0xffffff, 1.8);
-    sun.position.set(2, 4, 3);
-    this.scene.add(sun);
-    this.scene.add(makeFloor());
+    this.scene = makeScene();
     this.camera = new THREE.PerspectiveCamera(40, 1, 0.05, 100);
     this.orbit = new Orbit(this.camera, this.canvas, () => { this.dirty = true; });
     this.skeleton = new SkeletonMesh(this.scene);
