@@ -124,6 +124,6 @@ def test_cli_keys_and_app_upload_report_it(tmp_path):
         k = _load_keys(keys)
     # bvh_frame 0 is the first real frame, not the T-pose at the origin.
     assert np.linalg.norm(np.asarray(k[0].joints)[0, [0, 2]]) > 1.0
-    joints, _, msg = H.load_bvh(str(added))
+    joints, _, _, msg = H.load_bvh(str(added))
     assert "dropped frame 0 as an added reference pose" in msg and str(tmp_path) not in msg
     assert len(joints) == len(retarget.load_motion(added).joints)
