@@ -148,6 +148,3 @@ def validate(keys: Iterable[Keyframe], num_frames: int, max_keys: int | None = N
         out.append(Keyframe(int(k.frame), j.astype(np.float32), bool(k.fix_root)))
     return sorted(out, key=lambda k: (k.frame, k.partial))
 
-
-# The correction lives in its own module; these names stay importable from here.
-from .correction import BLEND_RADIUS, MISS_WARNING, apply, correct, key_error, misses  # noqa: E402,F401

@@ -303,7 +303,7 @@ class Pipeline:
         return correction.misses(joints, self._constraints(len(joints), keys, root_path)[1])
 
     def _stream(self, text: str, T: int, keys: list[Keyframe], cfg: SamplerConfig, seed: int,
-                path: Sequence[cons.Waypoint] = (), c: cons.Constraints | None = None,
+                path: Sequence[cons.Waypoint], c: cons.Constraints,
                 segs: Sequence[Segment] = ()) -> Iterator[Stage]:
         """The sampler's stages for already validated settings."""
         t0 = time.perf_counter()
@@ -318,7 +318,6 @@ class Pipeline:
         whole = [k for k in keys if not k.partial]
         user = self.key_latents(whole, n)
         gen = torch.Generator().manual_seed(int(seed))
-        c = c if c is not None else cons.build(T, keys, path)
         control = None
         if self.transformer.control_in is not None and self.use_control_input:
             control = torch.from_numpy(control_features(c.targets, c.mask, c.heading, c.heading_mask, self.down, n))

@@ -191,16 +191,16 @@ def conditions(transformer: torch.nn.Module, latents: torch.Tensor, known: np.nd
         pad[n, :b - a] = False
     cond = transformer(lat, masked, text, pad=pad if pad.any() else None,
                        drop_text=torch.tensor([d for _, d in rows]), key=key, control=ctl)   # [B, W, C]
-    out = []
-    for j in chosen:
-        p = int(owner[j])
-        i = j - passes[p][0]
-        c = cond[row[(p, passes[p][2] == NULL_TEXT)], i]
-        if guided and passes[p][2] != NULL_TEXT:
-            u = cond[row[(p, True)], i]
-            c = u + cfg_scale * (c - u)
-        out.append(c)
-    return torch.stack(out)
+    # Gather every chosen latent's row and position at once (no Python loop over latents).
+    own = owner[chosen]
+    pos = torch.from_numpy(chosen - np.array([passes[p][0] for p in own]))
+    null = np.array([passes[p][2] == NULL_TEXT for p in own])
+    c = cond[torch.tensor([row[(p, bool(n))] for p, n in zip(own, null)]), pos]      # [len(chosen), C]
+    if guided and not null.all():
+        u = cond[torch.tensor([row[(p, True)] for p in own]), pos]
+        mix = u + cfg_scale * (c - u)
+        c = torch.where(torch.from_numpy(null)[:, None], c, mix)
+    return c
 
 
 @torch.no_grad()

@@ -72,12 +72,12 @@ def test_api_generate_with_gradio_client(app_url):
     npy = next(f for f in files if str(f).endswith("motion.npy"))
     joints = np.load(npy)
     assert joints.shape == (60, 22, 3)
-    from momadiff.keyframes import key_error
+    from momadiff.correction import key_error
     assert key_error(joints, K.to_keyframes(K.parse_keys(keys))).max() < 0.01
 
 
 def test_timeline_keys_generate_download(app_url, browser, tmp_path):
-    from momadiff.keyframes import key_error
+    from momadiff.correction import key_error
     from momadiff.ui import keys as K
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -275,7 +275,7 @@ def test_view_renders_scrubs_and_replays_stages(app_url, browser, app_pipeline):
 
 
 def test_dragging_a_hand_handle_poses_the_key_and_the_motion_passes_through_it(app_url, browser, tmp_path):
-    from momadiff.keyframes import key_error
+    from momadiff.correction import key_error
     from momadiff.ui import keys as K
     page, errors = _open_page(browser, app_url)
     page.locator("#momadiff-prompt textarea").fill("someone raises the right hand")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from momadiff import keyframes as kf
+from momadiff import correction, keyframes as kf
 from momadiff.motion import skeleton
 from momadiff.keyframes import Keyframe, KeyframeError
 
@@ -30,8 +30,8 @@ def test_apply_hits_keys_exactly_and_smoothly():
     pose = skeleton.rest_pose().copy()
     pose[[16, 18, 20], 1] += np.array([0.1, 0.3, 0.5])   # left arm raised
     keys = kf.validate([Keyframe(30, pose), Keyframe(80, pose, fix_root=True)], len(motion))
-    out = kf.apply(motion, keys)
-    err = kf.key_error(out, keys)
+    out = correction.apply(motion, keys)
+    err = correction.key_error(out, keys)
     assert err.max() < 1e-4
     # fix_root key: world position is the key's own
     assert np.abs(out[80] - pose).max() < 1e-4
@@ -44,7 +44,7 @@ def test_apply_hits_keys_exactly_and_smoothly():
 
 def test_apply_without_keys_is_identity():
     m = walking(40)
-    assert np.allclose(kf.apply(m, []), m, atol=1e-6)
+    assert np.allclose(correction.apply(m, []), m, atol=1e-6)
 
 
 @pytest.mark.parametrize("bad, msg", [

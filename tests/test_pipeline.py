@@ -4,7 +4,7 @@ import pytest
 from momadiff import GenerationError, Keyframe
 from momadiff.motion import features, skeleton
 from momadiff.model.checkpoint import CheckpointError
-from momadiff.keyframes import key_error
+from momadiff.correction import key_error
 from momadiff.pipeline import Pipeline
 
 

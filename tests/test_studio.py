@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from momadiff.keyframes import key_error  # noqa: E402
+from momadiff.correction import key_error  # noqa: E402
 from momadiff.sampler import ORDERS  # noqa: E402
 from momadiff.ui import keys as K  # noqa: E402
 from momadiff.ui import stream, viewdata  # noqa: E402

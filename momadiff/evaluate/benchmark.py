@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from ..motion import features, skeleton
 from ..data.dataset import MotionDataset
-from ..keyframes import Keyframe, key_error
+from ..correction import key_error
+from ..keyframes import Keyframe
 from . import metrics
 from .evaluator import Evaluator, centre_crop
 

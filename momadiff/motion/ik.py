@@ -11,7 +11,7 @@ solve(pose, targets) moves joints onto target positions by rotating bones, never
 
 The pelvis is not moved (the root path correction in momadiff.keyframes places it). A target out
 of reach gives the closest pose; solve reports how far each target is still off. Used by the
-joint-space correction (momadiff.keyframes.correct) and meant for the studio's posing.
+joint-space correction (momadiff.correction.correct) and meant for the studio's posing.
 """
 from __future__ import annotations
 

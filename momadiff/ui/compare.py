@@ -15,7 +15,7 @@ import time
 from typing import Any, Iterator
 
 from ..evaluate.metrics import jerk
-from ..keyframes import key_error
+from ..correction import key_error
 from ..pipeline import Pipeline
 from ..sampler import ORDERS
 from . import keys as K

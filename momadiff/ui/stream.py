@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..keyframes import key_error
+from ..correction import key_error
 from ..motion import bvh, skeleton
 from ..pipeline import MAX_SECONDS, Pipeline
 from ..segments import parse_segments, texts_of
