@@ -83,3 +83,13 @@ def tiny_pipeline(tiny_model_dir):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes tens of seconds (still part of the default run)")
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """Tiny models gain nothing from threads, and two threads stall badly on a busy 2-core box:
+    modules of tiny-model tests use it with pytestmark = pytest.mark.usefixtures("single_thread")."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -19,12 +19,7 @@ from momadiff.motion import features, ik, skeleton
 J = skeleton.JOINT_INDEX
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def walk(T: int = 60, seed: int = 0) -> np.ndarray:

@@ -183,14 +183,6 @@ def test_ddim_sample_with_untrained_head_and_zero_temperature_gives_zeros():
     assert torch.equal(x, torch.zeros(4, 3))
 
 
-@pytest.fixture
-def single_thread():
-    # Such tiny matmuls gain nothing from a second thread, and on a busy 2-core machine the
-    # threads' synchronisation can make training many times slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tiny_head_learns_two_blobs(single_thread):

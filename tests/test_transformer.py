@@ -12,13 +12,7 @@ TINY = TRANSFORMER_PRESETS["tiny"]
 B, N = 3, 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny models gain nothing from threads, and two threads stall badly on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def make_model(seed: int = 0, **changes) -> MaskedTransformer:

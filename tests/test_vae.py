@@ -12,13 +12,7 @@ from momadiff.model.vae import VAE_PRESETS, MotionVAE, VAEConfig, fill_padding, 
 TINY = VAE_PRESETS["tiny"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny models gain nothing from threads, and two threads stall badly on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def make_vae(seed: int = 0, **changes) -> MotionVAE:
